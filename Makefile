@@ -1,0 +1,77 @@
+# Event data platform — one entry point for set-up, the local platform, tests and benchmarks.
+# A fresh clone needs only `make run` and `make test`; every target installs what it needs.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+UV_VERSION  := 0.13.9
+VENV        := .venv
+TOOLS       := .tools
+UV          := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+PY          := $(VENV)/bin/python
+SYNC_STAMP  := $(VENV)/.synced
+JARS_STAMP  := .cache/spark-jars/.provisioned
+
+export PYTHONPATH := $(CURDIR)/include
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup run stop status test test-unit test-integration lint format bench lambdas requirements clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# The environment is rebuilt only when the lock changes: a second `make test` costs one stat.
+$(SYNC_STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+$(JARS_STAMP): $(SYNC_STAMP) include/spark_runtime/jars.py
+	$(PY) -m spark_runtime.jars provision
+
+setup: $(SYNC_STAMP) $(JARS_STAMP)  ## create the virtualenv from uv.lock and cache the Delta Lake jars
+
+run: setup  ## start the whole local platform in the background and print its URLs
+	$(PY) -m local_runtime up
+
+stop:  ## stop every process the local platform started
+	@if [ -x $(PY) ]; then $(PY) -m local_runtime down; else echo "nothing to stop"; fi
+
+status: $(SYNC_STAMP)  ## print one JSON object with each component's health, pid, port and URL
+	@$(PY) -m local_runtime status
+
+test: setup lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e)
+	$(PY) -m pytest
+
+test-unit: setup  ## fast tests only: no services, no Spark
+	$(PY) -m pytest -m "unit"
+
+test-integration: setup  ## tests that start local services or Spark
+	$(PY) -m pytest -m "integration or e2e"
+
+lint: $(SYNC_STAMP)  ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(SYNC_STAMP)  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup  ## run every benchmark and print the figures for docs/benchmarks.md
+	$(PY) -m benchmarks
+
+lambdas: $(SYNC_STAMP)  ## build each Lambda into build/lambda/<name>.zip with only its own dependencies
+	$(PY) -m tools.build_lambda --all
+
+requirements: $(SYNC_STAMP)  ## regenerate requirements.txt (for the Astro image) from uv.lock
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header -o requirements.txt
+
+clean: stop  ## remove local platform state and build outputs (keeps the lake unless CLEAN_DATA=1)
+	rm -rf .platform build
+	@if [ "$(CLEAN_DATA)" = "1" ]; then rm -rf data; fi

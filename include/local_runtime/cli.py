@@ -1,0 +1,77 @@
+"""``python -m local_runtime up|down|status`` — what ``make run``, ``make stop`` and ``make status`` call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from local_runtime.airflow_components import initialise_airflow
+from local_runtime.environment import ADMIN_USER, admin_password
+from local_runtime.registry import platform_services
+from local_runtime.supervisor import PortInUseError, StartupError, Supervisor
+from platform_config import get_config
+
+DEFAULT_PARALLELISM = int(os.environ.get("LOCAL_PARALLELISM", "4"))
+
+
+def _supervisor() -> Supervisor:
+    config = get_config()
+    if not config.is_local:
+        sys.exit("the local runtime only runs with PLATFORM_ENV=local")
+    return Supervisor(config, platform_services(config, DEFAULT_PARALLELISM))
+
+
+def cmd_up(_: argparse.Namespace) -> int:
+    supervisor = _supervisor()
+    started = time.monotonic()
+    running = {n for n, s in supervisor.running_services().items()}
+    try:
+        supervisor.check_ports([s for s in supervisor.services if s.name not in running])
+        print("Initialising Airflow metadata DB ...", flush=True)
+        initialise_airflow(supervisor.config, DEFAULT_PARALLELISM, supervisor.log_dir / "airflow-db-migrate.log")
+        print("Starting the local platform ...", flush=True)
+        supervisor.start(log=lambda msg: print(msg, flush=True))
+    except (PortInUseError, StartupError, RuntimeError) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    status = supervisor.status()
+    print(f"\nLocal platform is up in {time.monotonic() - started:.0f}s.")
+    print(f"  Airflow UI:   {status['components']['airflow-api-server']['url']}  "
+          f"(login {ADMIN_USER} / {admin_password()})")
+    for name, component in status["components"].items():
+        if name.startswith("airflow-") or not component["url"]:
+            continue
+        extras = ", ".join(f"{k}={v}" for k, v in component.items() if k not in {"healthy", "pid", "port", "url", "detail"})
+        print(f"  {name + ':':<13} {component['url']}" + (f"  ({extras})" if extras else ""))
+    print("  Status: make status    Stop: make stop")
+    return 0 if status["healthy"] else 1
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    supervisor = _supervisor()
+    leftovers = supervisor.stop(log=lambda msg: print(msg, flush=True))
+    if leftovers:
+        print(f"  killed {len(leftovers)} stray process(es) that had left their group: {leftovers}")
+    print("Local platform stopped.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _supervisor().status()
+    print(json.dumps(status, indent=2))
+    return 0 if (status["healthy"] or not args.check) else 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="local_runtime", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start every local component and wait until healthy").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop every process the platform started").set_defaults(func=cmd_down)
+    status = sub.add_parser("status", help="print one JSON object with each component's health")
+    status.add_argument("--check", action="store_true", help="exit 3 unless every component is healthy")
+    status.set_defaults(func=cmd_status)
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,16 @@
+"""The list of local components. To add one, append a ServiceSpec here."""
+
+from __future__ import annotations
+
+from local_runtime.airflow_components import airflow_services
+from local_runtime.aws_endpoint import aws_endpoint_service
+from local_runtime.services import ServiceSpec
+from platform_config import PlatformConfig
+
+
+def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[ServiceSpec]:
+    """Every component ``make run`` starts, in start order (stop runs in reverse)."""
+    return [
+        aws_endpoint_service(config),
+        *airflow_services(config, parallelism),
+    ]
