@@ -160,6 +160,7 @@ class PlatformConfig:
     data_bucket: str = f"{RESOURCE_PREFIX}-lake"
     artifacts_bucket: str = f"{RESOURCE_PREFIX}-artifacts"
     batch_engine: str = "databricks"  # aws only: "glue" or "databricks"
+    local_state_dir: str = ""  # default: <project>/.platform; tests point it at a tmp dir
     connections: ConnectionIds = dataclasses.field(default_factory=ConnectionIds)
     ports: LocalPorts = dataclasses.field(default_factory=LocalPorts)
     stream: StreamConfig = dataclasses.field(default_factory=StreamConfig)
@@ -178,7 +179,7 @@ class PlatformConfig:
     @property
     def state_dir(self) -> Path:
         """Where the local runtime keeps logs, pids and the Airflow home."""
-        return self.project_root / ".platform"
+        return Path(self.local_state_dir) if self.local_state_dir else self.project_root / ".platform"
 
     @property
     def local_aws_endpoint(self) -> str:
@@ -230,7 +231,7 @@ def _apply(obj: Any, overrides: Mapping[str, Any], where: str) -> Any:
     for key, value in overrides.items():
         name = key.lower()
         if name not in fields:
-            raise KeyError(f"unknown platform setting {where}{name!r}; known: {sorted(fields)}")
+            raise KeyError(f"unknown platform setting {where}{name}; known: {sorted(fields)}")
         current = getattr(obj, name)
         if dataclasses.is_dataclass(current) and isinstance(value, Mapping):
             changes[name] = _apply(current, value, f"{where}{name}.")
