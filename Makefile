@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run stop status test test-unit test-integration lint format bench lambdas requirements clean
+.PHONY: help setup run stop status airflow test test-unit test-integration lint format bench lambdas requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ stop:  ## stop every process the local platform started
 
 status: $(SYNC_STAMP)  ## print one JSON object with each component's health, pid, port and URL
 	@$(PY) -m local_runtime status
+
+airflow: $(SYNC_STAMP)  ## run the airflow CLI locally, e.g. make airflow CMD="dags test platform_health"
+	$(PY) -m local_runtime airflow $(CMD)
 
 test: setup lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e)
 	$(PY) -m pytest

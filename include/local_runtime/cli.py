@@ -9,7 +9,14 @@ import sys
 import time
 
 from local_runtime.airflow_components import initialise_airflow
-from local_runtime.environment import ADMIN_USER, admin_password
+from local_runtime.environment import (
+    ADMIN_USER,
+    admin_password,
+    airflow_environment,
+    airflow_home,
+    platform_environment,
+    venv_bin,
+)
 from local_runtime.registry import platform_services
 from local_runtime.supervisor import PortInUseError, StartupError, Supervisor
 from platform_config import get_config
@@ -65,6 +72,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if (status["healthy"] or not args.check) else 3
 
 
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run the airflow CLI against the local platform's home and DB, e.g. `airflow dags test <dag_id>`."""
+    supervisor = _supervisor()
+    config = supervisor.config
+    env = {**os.environ, **platform_environment(config), **airflow_environment(config, DEFAULT_PARALLELISM)}
+    if not (airflow_home(config) / "passwords.json").exists():
+        initialise_airflow(config, DEFAULT_PARALLELISM, supervisor.log_dir / "airflow-db-migrate.log")
+    os.execvpe(venv_bin(config, "airflow"), ["airflow", *args.airflow_args], env)  # noqa: S606
+    return 0  # unreachable: exec replaces this process
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local_runtime", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,5 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="print one JSON object with each component's health")
     status.add_argument("--check", action="store_true", help="exit 3 unless every component is healthy")
     status.set_defaults(func=cmd_status)
+    airflow = sub.add_parser("airflow", help="run the airflow CLI with the local platform's settings")
+    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    airflow.set_defaults(func=cmd_airflow)
     args = parser.parse_args(argv)
     return args.func(args)
