@@ -72,8 +72,9 @@ bench: setup  ## run every benchmark and print the figures for docs/benchmarks.m
 lambdas: $(SYNC_STAMP)  ## build each Lambda into build/lambda/<name>.zip with only its own dependencies
 	$(PY) -m tools.build_lambda --all
 
+# The Astro Runtime image provides Airflow itself; requirements.txt pins everything else from uv.lock.
 requirements: $(SYNC_STAMP)  ## regenerate requirements.txt (for the Astro image) from uv.lock
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header -o requirements.txt
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-emit-package apache-airflow --no-emit-package apache-airflow-core --no-emit-package apache-airflow-task-sdk -o requirements.txt
 
 clean: stop  ## remove local platform state and build outputs (keeps the lake unless CLEAN_DATA=1)
 	rm -rf .platform build

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
-from local_runtime.environment import airflow_environment, platform_environment, venv_bin, write_admin_password
+from local_runtime.environment import (
+    airflow_environment,
+    platform_environment,
+    venv_bin,
+    write_admin_password,
+)
 from local_runtime.services import HttpHealthCheck, ServiceSpec
 from platform_config import PlatformConfig
 
@@ -24,7 +29,16 @@ def airflow_services(config: PlatformConfig, parallelism: int) -> list[ServiceSp
     health_url = f"{base}/api/v2/monitor/health"
     api = ServiceSpec(
         name="airflow-api-server",
-        command=(airflow, "api-server", "--host", "127.0.0.1", "--port", str(config.ports.airflow), "--workers", "1"),
+        command=(
+            airflow,
+            "api-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(config.ports.airflow),
+            "--workers",
+            "1",
+        ),
         port=config.ports.airflow,
         url=base,
         health=HttpHealthCheck(health_url, _component_healthy("metadatabase")),

@@ -34,9 +34,12 @@ def ensure_resources(config: PlatformConfig) -> None:
     if config.stream.name not in existing:
         kinesis.create_stream(StreamName=config.stream.name, ShardCount=config.stream.shard_count)
     deadline = time.monotonic() + 30
-    while kinesis.describe_stream_summary(StreamName=config.stream.name)["StreamDescriptionSummary"][
-        "StreamStatus"
-    ] != "ACTIVE":
+    while (
+        kinesis.describe_stream_summary(StreamName=config.stream.name)["StreamDescriptionSummary"][
+            "StreamStatus"
+        ]
+        != "ACTIVE"
+    ):
         if time.monotonic() > deadline:
             raise TimeoutError(f"stream {config.stream.name} did not become ACTIVE")
         time.sleep(0.2)

@@ -38,7 +38,9 @@ def cmd_up(_: argparse.Namespace) -> int:
     try:
         supervisor.check_ports([s for s in supervisor.services if s.name not in running])
         print("Initialising Airflow metadata DB ...", flush=True)
-        initialise_airflow(supervisor.config, DEFAULT_PARALLELISM, supervisor.log_dir / "airflow-db-migrate.log")
+        initialise_airflow(
+            supervisor.config, DEFAULT_PARALLELISM, supervisor.log_dir / "airflow-db-migrate.log"
+        )
         print("Starting the local platform ...", flush=True)
         supervisor.start(log=lambda msg: print(msg, flush=True))
     except (PortInUseError, StartupError, RuntimeError) as exc:
@@ -46,12 +48,16 @@ def cmd_up(_: argparse.Namespace) -> int:
         return 1
     status = supervisor.status()
     print(f"\nLocal platform is up in {time.monotonic() - started:.0f}s.")
-    print(f"  Airflow UI:   {status['components']['airflow-api-server']['url']}  "
-          f"(login {ADMIN_USER} / {admin_password()})")
+    print(
+        f"  Airflow UI:   {status['components']['airflow-api-server']['url']}  "
+        f"(login {ADMIN_USER} / {admin_password()})"
+    )
     for name, component in status["components"].items():
         if name.startswith("airflow-") or not component["url"]:
             continue
-        extras = ", ".join(f"{k}={v}" for k, v in component.items() if k not in {"healthy", "pid", "port", "url", "detail"})
+        extras = ", ".join(
+            f"{k}={v}" for k, v in component.items() if k not in {"healthy", "pid", "port", "url", "detail"}
+        )
         print(f"  {name + ':':<13} {component['url']}" + (f"  ({extras})" if extras else ""))
     print("  Status: make status    Stop: make stop")
     return 0 if status["healthy"] else 1

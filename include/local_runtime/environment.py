@@ -10,7 +10,7 @@ from pathlib import Path
 from platform_config import PlatformConfig
 
 ADMIN_USER = "admin"
-DEFAULT_ADMIN_PASSWORD = "admin"  # loopback-only demo login; override with AIRFLOW_ADMIN_PASSWORD
+DEFAULT_ADMIN_PASSWORD = "admin"  # noqa: S105 - loopback-only demo login; override with AIRFLOW_ADMIN_PASSWORD
 LOCAL_AWS_KEY = "testing"  # moto accepts any credentials; botocore insists on some
 
 

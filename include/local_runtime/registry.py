@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from local_runtime.airflow_components import airflow_services
 from local_runtime.aws_endpoint import aws_endpoint_service
+from local_runtime.gateway_service import gateway_service
 from local_runtime.services import ServiceSpec
 from platform_config import PlatformConfig
 
@@ -12,5 +13,6 @@ def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[Serv
     """Every component ``make run`` starts, in start order (stop runs in reverse)."""
     return [
         aws_endpoint_service(config),
+        gateway_service(config),
         *airflow_services(config, parallelism),
     ]

@@ -133,7 +133,9 @@ class Supervisor:
         detail = "not probed yet"
         while time.monotonic() < deadline:
             if not pid_alive(service.pid):
-                raise StartupError(f"{spec.name} exited during start-up; last log lines:\n{tail(service.log)}")
+                raise StartupError(
+                    f"{spec.name} exited during start-up; last log lines:\n{tail(service.log)}"
+                )
             healthy, detail = spec.health.probe()
             if healthy:
                 return

@@ -271,7 +271,9 @@ def _flatten(nested: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str
 
 
 @lru_cache(maxsize=8)
-def _cached_config(env: Environment, root: Path, flat_overrides: tuple[tuple[str, str], ...]) -> PlatformConfig:
+def _cached_config(
+    env: Environment, root: Path, flat_overrides: tuple[tuple[str, str], ...]
+) -> PlatformConfig:
     config = _defaults_for(env, root)
     if flat_overrides:
         config = _apply(config, env_overrides({OVERRIDE_PREFIX + k: v for k, v in flat_overrides}), "")

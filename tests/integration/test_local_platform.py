@@ -49,9 +49,18 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
         PLATFORM_ENV="local",
         PLATFORM__LOCAL_STATE_DIR=str(state),
         PLATFORM__LAKE__ROOT=str(state / "lake"),
-        **{f"PLATFORM__PORTS__{name}": str(free_port()) for name in (
-            "AIRFLOW", "AIRFLOW_WORKER_LOGS", "AIRFLOW_TRIGGERER_LOGS", "GATEWAY", "AWS", "SLACK", "DASHBOARD"
-        )},
+        **{
+            f"PLATFORM__PORTS__{name}": str(free_port())
+            for name in (
+                "AIRFLOW",
+                "AIRFLOW_WORKER_LOGS",
+                "AIRFLOW_TRIGGERER_LOGS",
+                "GATEWAY",
+                "AWS",
+                "SLACK",
+                "DASHBOARD",
+            )
+        },
     )
     yield env
     runtime(env, "down")
@@ -79,7 +88,9 @@ def login(base: str) -> str:
         return json.loads(response.read())["access_token"]
 
 
-def test_up_prints_the_ui_url_and_login(started: subprocess.CompletedProcess[str], platform_env: dict) -> None:
+def test_up_prints_the_ui_url_and_login(
+    started: subprocess.CompletedProcess[str], platform_env: dict
+) -> None:
     assert started.returncode == 0, started.stdout + started.stderr
     port = platform_env["PLATFORM__PORTS__AIRFLOW"]
     assert f"Airflow UI:   http://127.0.0.1:{port}" in started.stdout
@@ -90,7 +101,13 @@ def test_status_is_one_json_object_with_every_component_healthy(started, platfor
     result = runtime(platform_env, "status", "--check")
     status = json.loads(result.stdout)
     assert result.returncode == 0, status
-    expected = {"aws-endpoint", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
+    expected = {
+        "aws-endpoint",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    }
     assert expected <= set(status["components"])
     for name, component in status["components"].items():
         assert component["healthy"], (name, component)

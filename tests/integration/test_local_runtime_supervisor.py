@@ -71,7 +71,10 @@ def processes_with_marker(run_id: str) -> list[int]:
 
 
 def test_start_status_and_stop_leave_no_process_behind(config: PlatformConfig, server_script: Path) -> None:
-    services = [http_service("alpha", free_port(), server_script), http_service("beta", free_port(), server_script)]
+    services = [
+        http_service("alpha", free_port(), server_script),
+        http_service("beta", free_port(), server_script),
+    ]
     supervisor = Supervisor(config, services)
     running = supervisor.start(log=lambda _m: None)
     run_id = supervisor._load_state()["run_id"]
@@ -92,7 +95,9 @@ def test_start_status_and_stop_leave_no_process_behind(config: PlatformConfig, s
     assert all(c["pid"] is None for c in status["components"].values())
 
 
-def test_a_taken_port_is_refused_clearly_and_nothing_starts(config: PlatformConfig, server_script: Path) -> None:
+def test_a_taken_port_is_refused_clearly_and_nothing_starts(
+    config: PlatformConfig, server_script: Path
+) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
@@ -109,7 +114,9 @@ def test_a_service_that_dies_during_start_up_reports_its_log_and_stops_the_rest(
     crasher = tmp_path / "crash.py"
     crasher.write_text("import sys; print('boom: bad config', flush=True); sys.exit(3)")
     good = http_service("alpha", free_port(), server_script)
-    bad = dataclasses.replace(http_service("broken", free_port(), crasher), command=(sys.executable, str(crasher)))
+    bad = dataclasses.replace(
+        http_service("broken", free_port(), crasher), command=(sys.executable, str(crasher))
+    )
     supervisor = Supervisor(config, [good, bad])
     with pytest.raises(StartupError, match="broken exited during start-up") as excinfo:
         supervisor.start(log=lambda _m: None)

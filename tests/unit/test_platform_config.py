@@ -45,7 +45,9 @@ def test_aws_lake_is_an_s3_uri_and_uses_the_real_endpoint(monkeypatch: pytest.Mo
     assert config.stream.endpoint_url == ""
 
 
-def test_environment_variables_override_nested_fields_with_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variables_override_nested_fields_with_their_types(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("PLATFORM__STREAM__NAME", "events-blue")
     monkeypatch.setenv("PLATFORM__STREAM__SHARD_COUNT", "4")
     monkeypatch.setenv("PLATFORM__PORTS__AWS", "5566")
@@ -60,7 +62,7 @@ def test_explicit_overrides_apply_on_top_and_reject_unknown_keys() -> None:
     config = get_config({"redshift": {"workgroup": "wg-x"}, "quicksight": {"dataset_ids": "a, b"}})
     assert config.redshift.workgroup == "wg-x"
     assert config.quicksight.dataset_ids == ("a", "b")
-    with pytest.raises(KeyError, match="unknown platform setting redshift.nope"):
+    with pytest.raises(KeyError, match=r"unknown platform setting redshift\.nope"):
         get_config({"redshift": {"nope": 1}})
 
 
