@@ -53,6 +53,8 @@ def aws_endpoint_service(config: PlatformConfig) -> ServiceSpec:
         port=config.ports.aws,
         url=config.local_aws_endpoint,
         health=HttpHealthCheck(f"{config.local_aws_endpoint}/moto-api/"),
+        # moto's default account differs from ours; ARNs built from config must resolve locally.
+        env={"MOTO_ACCOUNT_ID": config.aws_account_id},
         on_ready=ensure_resources,
         info={"kinesis_stream": config.stream.name, "sns_topic_arn": config.alerts_topic_arn},
         start_timeout_s=60.0,
