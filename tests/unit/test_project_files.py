@@ -16,6 +16,7 @@ import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
 from platform_config import ConnectionIds, get_config
 
 pytestmark = pytest.mark.unit

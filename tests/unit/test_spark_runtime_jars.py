@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from spark_runtime import jars
 from spark_runtime.jars import SparkJarsMissingError, delta_coordinate, local_jars, provision
 

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from spark_runtime import jars
 from spark_runtime.submit import build_pyfiles_zip, spark_home, spark_submit_argv, spark_submit_env
 
