@@ -11,6 +11,7 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
+
 from spark_runtime.jars import jars_dir, local_jars
 from spark_runtime.submit import spark_submit_argv, spark_submit_env
 
