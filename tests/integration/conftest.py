@@ -82,12 +82,13 @@ def stop_process(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real moto server (the local Kinesis/SNS endpoint) on a free loopback port; yields its URL."""
+    """The local Kinesis/SNS endpoint (moto, as `make run` starts it) on a free loopback port; yields its URL."""
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "local_runtime.local_aws_server", "-H", "127.0.0.1", "-p", str(port)],
+            env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
