@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run stop status airflow test test-unit test-integration lint format bench lambdas requirements clean
+.PHONY: help setup run stop status send airflow test test-unit test-integration lint format bench lambdas requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ stop:  ## stop every process the local platform started
 status: $(SYNC_STAMP)  ## print one JSON object with each component's health, pid, port and URL
 	@$(PY) -m local_runtime status
 
+send: $(SYNC_STAMP)  ## send simulated app traffic to the local gateway, e.g. make send ARGS="--rate 200 --count 10000"
+	$(PY) -m load_generator $(ARGS)
+
 airflow: $(SYNC_STAMP)  ## run the airflow CLI locally, e.g. make airflow CMD="dags test platform_health"
 	$(PY) -m local_runtime airflow $(CMD)
 
@@ -67,7 +70,7 @@ format: $(SYNC_STAMP)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff format .
 
 bench: setup  ## run every benchmark and print the figures for docs/benchmarks.md
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks --write docs/benchmarks.md
 
 lambdas: $(SYNC_STAMP)  ## build each Lambda into build/lambda/<name>.zip with only its own dependencies
 	$(PY) -m tools.build_lambda --all
