@@ -93,8 +93,17 @@ class Servers:
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
 
     def __enter__(self) -> Servers:
+        # the same endpoint `make run` starts: moto plus our sequence-number and concurrency fixes
         moto = self._spawn(
-            [str(ROOT / ".venv" / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)]
+            [
+                sys.executable,
+                "-m",
+                "local_runtime.local_aws_server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.moto_port),
+            ]
         )
         wait_ready(f"{self.moto_url}/moto-api/", moto)
         self.moto = moto
