@@ -13,6 +13,7 @@ import dataclasses
 import json
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,11 @@ def major_dir(version: str | None = None) -> str:
 
 @lru_cache(maxsize=64)
 def _read(directory: str, filename: str) -> dict[str, Any]:
-    path = SCHEMAS_DIR / directory / filename
-    if not path.is_file():
+    # importlib.resources, not __file__ paths: Spark ships this package zipped (--py-files).
+    resource = resources.files("event_contract").joinpath("schemas", directory, filename)
+    if not resource.is_file():
         raise FileNotFoundError(f"no schema {filename!r} in contract {directory}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(resource.read_text(encoding="utf-8"))
 
 
 def _resolve_pointer(document: Mapping[str, Any], fragment: str) -> Any:
