@@ -1,4 +1,8 @@
-"""``python -m local_runtime up|down|status`` — what ``make run``, ``make stop`` and ``make status`` call."""
+"""``python -m local_runtime up|down|status`` — what ``make run``, ``make stop`` and ``make status`` call.
+
+``start-service|stop-service|restart <name>`` act on one component (e.g. ``restart streaming-job``)
+and leave the rest of the platform alone.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,13 @@ from local_runtime.environment import (
     venv_bin,
 )
 from local_runtime.registry import platform_services
-from local_runtime.supervisor import PortInUseError, StartupError, Supervisor
+from local_runtime.supervisor import (
+    PortInUseError,
+    StartupError,
+    StateLockTimeout,
+    Supervisor,
+    UnknownServiceError,
+)
 from platform_config import get_config
 
 DEFAULT_PARALLELISM = int(os.environ.get("LOCAL_PARALLELISM", "4"))
@@ -78,6 +88,43 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if (status["healthy"] or not args.check) else 3
 
 
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _one_service(action: str, args: argparse.Namespace) -> int:
+    supervisor = _supervisor()
+    log = _say
+    try:
+        if action == "stop":
+            pid = supervisor.stop_service(args.name, log=log)
+            print(f"{args.name} stopped (pid {pid})." if pid else f"{args.name} was not running.")
+            return 0
+        method = supervisor.start_service if action == "start" else supervisor.restart_service
+        service = method(args.name, log=log)
+    except UnknownServiceError as exc:
+        print(f"ERROR: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except (PortInUseError, StartupError, StateLockTimeout) as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    component = supervisor.status()["components"][args.name]
+    print(f"{args.name} is running (pid {service.pid}): {component['detail']}")
+    return 0
+
+
+def cmd_start_service(args: argparse.Namespace) -> int:
+    return _one_service("start", args)
+
+
+def cmd_stop_service(args: argparse.Namespace) -> int:
+    return _one_service("stop", args)
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    return _one_service("restart", args)
+
+
 def cmd_airflow(args: argparse.Namespace) -> int:
     """Run the airflow CLI against the local platform's home and DB, e.g. `airflow dags test <dag_id>`."""
     supervisor = _supervisor()
@@ -97,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="print one JSON object with each component's health")
     status.add_argument("--check", action="store_true", help="exit 3 unless every component is healthy")
     status.set_defaults(func=cmd_status)
+    for command, func, text in (
+        ("start-service", cmd_start_service, "start one component unless it runs, and wait until healthy"),
+        ("stop-service", cmd_stop_service, "stop one component, leaving the rest running"),
+        ("restart", cmd_restart, "stop one component, then start it and wait until healthy"),
+    ):
+        one = sub.add_parser(command, help=text)
+        one.add_argument("name", help="component name as `make status` shows it, e.g. streaming-job")
+        one.set_defaults(func=func)
     airflow = sub.add_parser("airflow", help="run the airflow CLI with the local platform's settings")
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     airflow.set_defaults(func=cmd_airflow)

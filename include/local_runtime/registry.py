@@ -6,6 +6,7 @@ from local_runtime.airflow_components import airflow_services
 from local_runtime.aws_endpoint import aws_endpoint_service
 from local_runtime.gateway_service import gateway_service
 from local_runtime.services import ServiceSpec
+from local_runtime.streaming_service import streaming_service
 from platform_config import PlatformConfig
 
 
@@ -15,4 +16,5 @@ def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[Serv
         aws_endpoint_service(config),
         gateway_service(config),
         *airflow_services(config, parallelism),
+        streaming_service(config),
     ]

@@ -1,0 +1,98 @@
+"""
+### Streaming supervisor
+
+Every 3 minutes, keeps the streaming job (Kinesis -> bronze/silver/quarantine) running and healthy:
+
+| step | what it does |
+| --- | --- |
+| `apply_action` (setup) | carries out the `action` param (below); on `ensure`, starts the job if it is not running |
+| `check_health` | judges the job: running? heartbeat age, source lag (Kinesis iterator age), silver freshness |
+| `recover` | restarts a dead or stuck job, at most 3 times per incident with exponential backoff, then gives up |
+| `escalate` | fails while the supervisor has given up; its callback raises **one** `streaming_unrecoverable` alert per incident |
+| `summarise` (teardown) | the run's results and the supervision state, whatever happened |
+
+| environment | job | health facts | state between runs |
+| --- | --- | --- | --- |
+| `local` | `streaming-job` of the local runtime (`spark-submit`) | `.platform/streaming/metrics.json` | `.platform/streaming/supervision.json` |
+| `aws` | Databricks job `databricks.streaming_job` | CloudWatch `EDP/Streaming` + `AWS/Kinesis` | Variable `streaming_supervision_state` |
+
+**Trigger with config** (`action`):
+
+* `ensure` (default, and every scheduled run): start the job if it is not running. A manual `ensure`
+  also undoes an earlier `stop` and gives a job the supervisor gave up on a fresh restart budget.
+* `stop`: stop the job and keep it stopped: scheduled runs leave it down until a manual `ensure` or `restart`.
+* `restart`: stop and start the job now, whatever its health; starts a fresh restart budget.
+
+On Databricks, a stop waits for the cancelled run to terminate in the triggerer (deferred), then starts
+the new run. Logic lives in `include/streaming_supervision/`. Runbook:
+`docs/runbooks/streaming_unrecoverable.md`.
+"""
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, get_current_context, task, teardown
+
+from orchestration import platform_dag_kwargs, platform_default_args
+from orchestration.runtime import runtime_config
+from streaming_supervision import StreamingControlOperator, StreamingIncidentNotifier
+
+STEPS = ("apply_action", "check_health", "recover", "escalate")
+
+
+@dag(
+    schedule="*/3 * * * *",
+    doc_md=__doc__,
+    # A Databricks stop may wait up to 30 minutes for the cancelled run (deferred, no worker slot).
+    dagrun_timeout=timedelta(minutes=45),
+    # A supervisor that starts paused supervises nothing: active as soon as it is deployed.
+    is_paused_upon_creation=False,
+    params={
+        "action": Param(
+            "ensure",
+            type="string",
+            enum=["ensure", "stop", "restart"],
+            title="Action",
+            description="ensure: start if not running; stop: stop and keep stopped; restart: stop, then start.",
+        )
+    },
+    **platform_dag_kwargs(
+        tags=["streaming", "supervision"],
+        default_args=platform_default_args(
+            # Short delays: three tries of a check must fit in the 3-minute interval.
+            retry_delay=timedelta(seconds=20),
+            max_retry_delay=timedelta(minutes=1),
+            execution_timeout=timedelta(minutes=10),
+        ),
+    ),
+)
+def streaming_supervisor() -> None:
+    apply_action = StreamingControlOperator(task_id="apply_action", step="apply_action")
+
+    @task(execution_timeout=timedelta(minutes=2))
+    def check_health() -> dict:
+        from streaming_supervision.supervise import build, check_health  # noqa: PLC0415 - task-time only
+
+        return check_health(build(runtime_config()))
+
+    recover = StreamingControlOperator(task_id="recover", step="recover", verdict_task_id="check_health")
+
+    @task(on_failure_callback=StreamingIncidentNotifier())
+    def escalate() -> dict:
+        from streaming_supervision.supervise import build, escalate  # noqa: PLC0415
+
+        return escalate(build(runtime_config()))
+
+    @teardown
+    def summarise() -> dict:
+        from streaming_supervision.supervise import build, summarise  # noqa: PLC0415
+
+        ti = get_current_context()["ti"]
+        return summarise(build(runtime_config()), {step: ti.xcom_pull(task_ids=step) for step in STEPS})
+
+    apply_action.as_setup()
+    summary = summarise()
+    apply_action >> check_health() >> recover >> escalate() >> summary
+    summary.as_teardown(setups=apply_action)
+
+
+streaming_supervisor_dag = streaming_supervisor()
