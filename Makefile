@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run stop status send airflow test test-unit test-integration lint format bench lambdas requirements clean
+.PHONY: help setup run stop status send restart alerts-redrive alarms airflow test test-unit test-integration lint format bench lambdas requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,15 @@ status: $(SYNC_STAMP)  ## print one JSON object with each component's health, pi
 
 send: $(SYNC_STAMP)  ## send simulated app traffic to the local gateway, e.g. make send ARGS="--rate 200 --count 10000"
 	$(PY) -m load_generator $(ARGS)
+
+restart: $(SYNC_STAMP)  ## restart one local component, e.g. make restart NAME=streaming-job
+	$(PY) -m local_runtime restart $(NAME)
+
+alerts-redrive: $(SYNC_STAMP)  ## replay locally dead-lettered Slack alerts once Slack is back
+	$(PY) -m local_alerting redrive
+
+alarms: $(SYNC_STAMP)  ## apply the CloudWatch alarms (PLATFORM_ENV=aws)
+	$(PY) -m monitoring apply
 
 airflow: $(SYNC_STAMP)  ## run the airflow CLI locally, e.g. make airflow CMD="dags test platform_health"
 	$(PY) -m local_runtime airflow $(CMD)

@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> None:
 
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
     patch_kinesis_shards()
+    from local_alerting.moto_sns import patch_sns_http_delivery  # noqa: PLC0415
+
+    patch_sns_http_delivery()  # async, retried HTTP delivery: a subscriber that is down loses nothing
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, SerializedApp(app), threaded=True, request_handler=MotoRequestHandler)

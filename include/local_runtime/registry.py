@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from local_alerting.services import alert_bridge_service, slack_receiver_service
 from local_runtime.airflow_components import airflow_services
 from local_runtime.aws_endpoint import aws_endpoint_service
 from local_runtime.gateway_service import gateway_service
@@ -15,6 +16,9 @@ def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[Serv
     return [
         aws_endpoint_service(config),
         gateway_service(config),
+        # The alert path before Airflow, so the first alerts of its tasks reach Slack.
+        slack_receiver_service(config),
+        alert_bridge_service(config),
         *airflow_services(config, parallelism),
         streaming_service(config),
     ]

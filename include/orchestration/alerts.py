@@ -10,6 +10,11 @@ dedup_key, emitted_at``
 
 Dates are ISO-8601 strings (``None`` when Airflow has none, e.g. a manual run without a logical date).
 ``runbook`` is a path relative to the repository root: ``docs/runbooks/<alert_kind>.md``.
+
+A failure can choose its own alert: an exception with ``alert_kind`` / ``alert_severity`` /
+``alert_details`` / ``incident_id`` attributes (see :mod:`orchestration.failures`) overrides the
+callback's defaults in :func:`build_failure_alert`, which then adds an optional ``details`` mapping
+(JSON-safe, at most 20 keys) and, for an incident, the dedup key ``<alert_kind>/<incident_id>``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ ERROR_SUMMARY_LIMIT = 300
 SNS_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 TASK_FAILURE = "task_failure"
 PLATFORM_UNHEALTHY = "platform_unhealthy"
+QUALITY_GATE_FAILED = "quality_gate_failed"
+FRESHNESS_DEADLINE_MISSED = "freshness_deadline_missed"
+DETAILS_LIMIT = 20  # keys of an alert's optional ``details`` mapping
 
 _ALERT_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _NOT_SUBJECT_SAFE = re.compile(r"[^\x20-\x7e]+")  # SNS subjects: printable ASCII, no line breaks
@@ -129,3 +137,64 @@ def alert_subject(alert: Mapping[str, Any]) -> str:
 def message_attributes(alert: Mapping[str, Any]) -> dict[str, str]:
     """SNS message attributes, so subscriptions can filter (e.g. only ``critical`` pages someone)."""
     return {key: str(alert[key]) for key in ("alert_kind", "severity", "dag_id", "environment")}
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    return _iso(value)
+
+
+def failure_overrides(exception: Any) -> dict[str, Any]:
+    """What a failure says about its own alert: ``alert_kind``, ``severity``, ``details``, ``incident_id``.
+
+    Read by duck typing, so this module needs no Airflow; only attributes that are set are returned.
+    """
+    overrides: dict[str, Any] = {}
+    kind = getattr(exception, "alert_kind", None)
+    if isinstance(kind, str) and _ALERT_KIND.fullmatch(kind):
+        overrides["alert_kind"] = kind
+    severity = getattr(exception, "alert_severity", None)
+    if severity is not None and str(severity) in {s.value for s in Severity}:
+        overrides["severity"] = Severity(str(severity))
+    details = getattr(exception, "alert_details", None)
+    if isinstance(details, Mapping) and details:
+        overrides["details"] = _json_safe(dict(list(details.items())[:DETAILS_LIMIT]))
+    incident = getattr(exception, "incident_id", None)
+    if incident:
+        overrides["incident_id"] = str(incident)
+    return overrides
+
+
+def build_failure_alert(
+    context: Mapping[str, Any],
+    *,
+    alert_kind: str = TASK_FAILURE,
+    severity: Severity | str = Severity.ERROR,
+    environment: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """:func:`build_alert`, with the kind, severity and details the failure's exception names, if any."""
+    overrides = failure_overrides(context.get("exception"))
+    alert = build_alert(
+        context,
+        alert_kind=overrides.get("alert_kind", alert_kind),
+        severity=overrides.get("severity", severity),
+        environment=environment,
+        now=now,
+    )
+    if "details" in overrides:
+        alert["details"] = overrides["details"]
+    if "incident_id" in overrides:
+        alert["incident_id"] = overrides["incident_id"]
+        alert["dedup_key"] = incident_dedup_key(alert["alert_kind"], overrides["incident_id"])
+    return alert
+
+
+def incident_dedup_key(alert_kind: str, incident_id: str) -> str:
+    """One key per incident, however many runs fail during it."""
+    return f"{validate_alert_kind(alert_kind)}/{incident_id}"

@@ -11,6 +11,7 @@ Airflow connection (credentials, region, and in local mode the loopback moto end
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
@@ -19,7 +20,7 @@ from orchestration.alerts import (
     TASK_FAILURE,
     Severity,
     alert_subject,
-    build_alert,
+    build_failure_alert,
     message_attributes,
     validate_alert_kind,
 )
@@ -34,6 +35,12 @@ class PlatformAlertNotifier(BaseNotifier):
 
     Use it as a task-level ``on_failure_callback`` (see :func:`orchestration.platform_default_args`):
     Airflow 3 runs task callbacks in the task's own process on the worker right after the final failure.
+
+    The failure's exception may choose the alert (:mod:`orchestration.failures`): its kind, severity
+    and details win over this notifier's defaults, and one carrying an ``incident_id`` is published
+    once per incident (:mod:`orchestration.incidents`). With ``PLATFORM_ENV=aws`` each published alert
+    also counts into the CloudWatch metric ``EDP/Platform Alerts`` (dimension ``AlertKind``), which the
+    alarms of :mod:`monitoring.alarms` watch; a failure to publish that metric never blocks the alert.
     """
 
     template_fields = ()
@@ -52,15 +59,56 @@ class PlatformAlertNotifier(BaseNotifier):
         self.config = config
 
     def build_payload(self, context: Context | dict[str, Any], config: PlatformConfig) -> dict[str, Any]:
-        return build_alert(
+        return build_failure_alert(
             context, alert_kind=self.alert_kind, severity=self.severity, environment=config.env.value
         )
 
     def notify(self, context: Context) -> None:
-        from airflow.providers.amazon.aws.hooks.sns import SnsHook  # noqa: PLC0415 - keep DAG parsing light
-
         config = self.config or get_config()
         alert = self.build_payload(context, config)
+        incident_id = alert.get("incident_id")
+        if incident_id and self._incident_already_alerted(config, alert):
+            return
+        self.publish(alert, config)
+        if incident_id:
+            from orchestration.incidents import incident_store_for, mark_alerted  # noqa: PLC0415
+
+            mark_alerted(incident_store_for(config), alert["alert_kind"], incident_id, datetime.now(tz=UTC))
+        if not config.is_local:
+            self._count_in_cloudwatch(alert, config)
+
+    def _incident_already_alerted(self, config: PlatformConfig, alert: dict[str, Any]) -> bool:
+        from orchestration.incidents import incident_store_for  # noqa: PLC0415 - callback time only
+
+        store = incident_store_for(config)
+        incident = store.load(alert["alert_kind"])
+        if incident is not None and incident.id == alert["incident_id"] and incident.alerted_at is not None:
+            self.log.info(
+                "%s incident %s was alerted at %s; not alerting again",
+                alert["alert_kind"],
+                incident.id,
+                incident.alerted_at.isoformat(),
+            )
+            return True
+        return False
+
+    def _count_in_cloudwatch(self, alert: dict[str, Any], config: PlatformConfig) -> None:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: PLC0415
+
+        from monitoring.metrics import put_alert_metric  # noqa: PLC0415
+
+        try:
+            client = AwsBaseHook(
+                aws_conn_id=config.connections.aws, client_type="cloudwatch", region_name=config.stream.region
+            ).conn
+            put_alert_metric(client, alert)
+        except Exception:  # the alert is out; a missing data point only weakens a rate alarm
+            self.log.warning("could not count the alert in CloudWatch", exc_info=True)
+
+    def publish(self, alert: dict[str, Any], config: PlatformConfig) -> None:
+        """Publish one alert to the topic (raises if SNS refuses it)."""
+        from airflow.providers.amazon.aws.hooks.sns import SnsHook  # noqa: PLC0415 - keep DAG parsing light
+
         hook = SnsHook(aws_conn_id=config.connections.aws, region_name=config.stream.region)
         response = hook.publish_to_target(
             target_arn=config.alerts_topic_arn,

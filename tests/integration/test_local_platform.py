@@ -59,6 +59,7 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                 "AWS",
                 "SLACK",
                 "DASHBOARD",
+                "ALERT_BRIDGE",
             )
         },
     )
