@@ -59,7 +59,7 @@ def cmd_up(_: argparse.Namespace) -> int:
     status = supervisor.status()
     print(f"\nLocal platform is up in {time.monotonic() - started:.0f}s.")
     print(
-        f"  Airflow UI:   {status['components']['airflow-api-server']['url']}  "
+        f"  Airflow UI:     {status['components']['airflow-api-server']['url']}  "
         f"(login {ADMIN_USER} / {admin_password()})"
     )
     for name, component in status["components"].items():
@@ -68,7 +68,7 @@ def cmd_up(_: argparse.Namespace) -> int:
         extras = ", ".join(
             f"{k}={v}" for k, v in component.items() if k not in {"healthy", "pid", "port", "url", "detail"}
         )
-        print(f"  {name + ':':<13} {component['url']}" + (f"  ({extras})" if extras else ""))
+        print(f"  {name + ':':<15} {component['url']}" + (f"  ({extras})" if extras else ""))
     print("  Status: make status    Stop: make stop")
     return 0 if status["healthy"] else 1
 

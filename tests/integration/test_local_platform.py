@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def test_up_prints_the_ui_url_and_login(
 ) -> None:
     assert started.returncode == 0, started.stdout + started.stderr
     port = platform_env["PLATFORM__PORTS__AIRFLOW"]
-    assert f"Airflow UI:   http://127.0.0.1:{port}" in started.stdout
+    assert re.search(rf"Airflow UI: +http://127\.0\.0\.1:{port}\b", started.stdout), started.stdout
     assert "login admin / admin" in started.stdout
 
 
