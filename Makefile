@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run stop status send restart alerts-redrive alarms airflow test test-unit test-integration lint format bench lambdas requirements clean
+.PHONY: help setup run stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -61,7 +61,23 @@ alarms: $(SYNC_STAMP)  ## apply the CloudWatch alarms (PLATFORM_ENV=aws)
 airflow: $(SYNC_STAMP)  ## run the airflow CLI locally, e.g. make airflow CMD="dags test platform_health"
 	$(PY) -m local_runtime airflow $(CMD)
 
-test: setup lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e)
+# Debian's Chromium drives the dashboard and UI browser tests (Playwright with executable_path, no
+# browser download). Installed when missing and this is a root Debian machine; elsewhere those tests
+# skip with a reason.
+browsers:  ## install Debian's chromium for the browser tests, if missing
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium not found: browser tests will be skipped (install Debian's chromium package)"; fi
+
+gx: $(SYNC_STAMP)  ## rebuild the Great Expectations file context (suites, checkpoints) from the event contract
+	$(PY) -m quality.build_context
+
+query: $(SYNC_STAMP)  ## ad hoc SQL over the local lake (Athena stand-in), e.g. make query SQL="SELECT count(*) FROM edp_lake.silver_events"
+	$(PY) -m warehouse.lake_catalog "$(SQL)"
+
+test: setup browsers lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e)
 	$(PY) -m pytest
 
 test-unit: setup  ## fast tests only: no services, no Spark
@@ -73,6 +89,7 @@ test-integration: setup  ## tests that start local services or Spark
 lint: $(SYNC_STAMP)  ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m quality.build_context --check
 
 format: $(SYNC_STAMP)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -21,7 +21,7 @@ from local_runtime.environment import (
     platform_environment,
     venv_bin,
 )
-from local_runtime.registry import platform_services
+from local_runtime.registry import platform_resources, platform_services
 from local_runtime.supervisor import (
     PortInUseError,
     StartupError,
@@ -69,6 +69,9 @@ def cmd_up(_: argparse.Namespace) -> int:
             f"{k}={v}" for k, v in component.items() if k not in {"healthy", "pid", "port", "url", "detail"}
         )
         print(f"  {name + ':':<15} {component['url']}" + (f"  ({extras})" if extras else ""))
+    resources = platform_resources(supervisor.config)
+    print(f"  {'KPI dashboard:':<15} {resources['dashboard']['url']}  (rebuilt by the warehouse_load DAG)")
+    print(f"  {'lake:':<15} {resources['lake_root']}")
     print("  Status: make status    Stop: make stop")
     return 0 if status["healthy"] else 1
 
@@ -83,7 +86,9 @@ def cmd_down(_: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status = _supervisor().status()
+    supervisor = _supervisor()
+    status = supervisor.status()
+    status["resources"] = platform_resources(supervisor.config)
     print(json.dumps(status, indent=2))
     return 0 if (status["healthy"] or not args.check) else 3
 

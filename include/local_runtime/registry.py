@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from local_alerting.services import alert_bridge_service, slack_receiver_service
 from local_runtime.airflow_components import airflow_services
 from local_runtime.aws_endpoint import aws_endpoint_service
@@ -9,6 +11,7 @@ from local_runtime.gateway_service import gateway_service
 from local_runtime.services import ServiceSpec
 from local_runtime.streaming_service import streaming_service
 from platform_config import PlatformConfig
+from warehouse.resources import serving_resources
 
 
 def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[ServiceSpec]:
@@ -22,3 +25,8 @@ def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[Serv
         *airflow_services(config, parallelism),
         streaming_service(config),
     ]
+
+
+def platform_resources(config: PlatformConfig) -> dict[str, Any]:
+    """Where the local data lives, for ``make status``: files only, no process to supervise."""
+    return {"lake_root": config.lake.root, **serving_resources(config)}

@@ -71,7 +71,6 @@ class LocalPorts:
     gateway: int = 8090
     aws: int = 4566  # moto server: Kinesis and SNS endpoints
     slack: int = 8094
-    dashboard: int = 8095
     alert_bridge: int = 8096  # SNS HTTP subscriber invoking the sns_to_slack handler
 
 

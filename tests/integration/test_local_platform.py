@@ -59,7 +59,6 @@ def platform_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                 "GATEWAY",
                 "AWS",
                 "SLACK",
-                "DASHBOARD",
                 "ALERT_BRIDGE",
             )
         },
