@@ -92,7 +92,10 @@ def lake_backfill() -> None:
         from airflow.sdk.exceptions import AirflowFailException  # noqa: PLC0415
 
         params = get_current_context()["params"]
-        start, end = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
+        try:
+            start, end = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
+        except ValueError as exc:  # a bad form value does not get better with retries
+            raise AirflowFailException(f"start_date/end_date must be YYYY-MM-DD: {exc}") from None
         if end < start:
             raise AirflowFailException(f"end_date {end} is before start_date {start}")
         return {"start_date": start.isoformat(), "end_date": end.isoformat(), "days": (end - start).days + 1}

@@ -41,22 +41,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from batch_jobs.intervals import Interval, closed_dates, ingest_event_date_bounds
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS, TableSpec
+from batch_jobs.policy import (  # noqa: F401 - re-exported: the policy belongs with the operations
+    DEFAULT_TARGET_FILE_MB,
+    DEFAULT_ZORDER,
+    MIN_VACUUM_RETENTION_HOURS,
+    RetentionTooShortError,
+    check_retention,
+)
+from lake_layout import TableSpec
 
-MIN_VACUUM_RETENTION_HOURS = 168.0
-DEFAULT_TARGET_FILE_MB = 128
 MAX_FILE_SIZE_CONF = "spark.databricks.delta.optimize.maxFileSize"
 MIN_FILE_SIZE_CONF = "spark.databricks.delta.optimize.minFileSize"
 # Delta 4 ignores VACUUM's retention argument (unless 0) in favour of the table's
 # delta.deletedFileRetentionDuration; we honour the argument so a longer retention is really kept.
 # Delta's retentionDurationCheck (retention >= that table property) stays on.
 RETENTION_WINDOW_IGNORE_CONF = "spark.databricks.delta.vacuum.retentionWindowIgnore.enabled"
-DEFAULT_ZORDER: dict[str, tuple[str, ...]] = {
-    # Lineage lookups go from a silver row to its Kinesis record by shard and sequence number.
-    BRONZE_EVENTS.name: ("shard_id", "sequence_number"),
-    # Gold builds and analysts filter silver by event type and follow sessions.
-    SILVER_EVENTS.name: ("event_type", "session_id"),
-}
 CONFLICTS = (
     DeltaConcurrentModificationException,
     ConcurrentAppendException,
@@ -68,21 +67,6 @@ CONFLICTS = (
 CONFLICT_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
-
-
-class RetentionTooShortError(ValueError):
-    """A VACUUM retention below the platform's 7-day floor was requested."""
-
-
-def check_retention(hours: float) -> float:
-    """``hours`` if it is at least :data:`MIN_VACUUM_RETENTION_HOURS`; raises otherwise."""
-    if hours < MIN_VACUUM_RETENTION_HOURS:
-        raise RetentionTooShortError(
-            f"VACUUM retention {hours:g} h is below the {MIN_VACUUM_RETENTION_HOURS:g} h (7 days) floor: "
-            "files still readable by time travel, running queries and the streaming job would be "
-            "deleted. Use --retention-hours 168 or more."
-        )
-    return hours
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,13 +37,13 @@ from batch_jobs.cli import (
     stop_local_session,
 )
 from batch_jobs.intervals import parse_interval
+from batch_jobs.policy import DEFAULT_TARGET_FILE_MB, DEFAULT_ZORDER, MIN_VACUUM_RETENTION_HOURS
+from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 APP_NAME = "compact_tables"
-MIN_VACUUM_RETENTION_HOURS = 168.0  # batch_jobs.compaction enforces it again (it needs pyspark to import)
-DEFAULT_ZORDER = {"bronze": "shard_id,sequence_number", "silver": "event_type,session_id"}
 
 
 def _columns(value: str) -> tuple[str, ...]:
@@ -60,9 +60,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--action", choices=("optimize", "vacuum"), default="optimize")
     parser.add_argument("--start", help="data interval start (ISO-8601, inclusive); optimize only")
     parser.add_argument("--end", help="data interval end (ISO-8601, exclusive); optimize only")
-    parser.add_argument("--target-file-mb", type=int, default=128, help="bin-packing target file size")
-    parser.add_argument("--zorder-bronze", default=DEFAULT_ZORDER["bronze"], help="columns, or 'none'")
-    parser.add_argument("--zorder-silver", default=DEFAULT_ZORDER["silver"], help="columns, or 'none'")
+    parser.add_argument(
+        "--target-file-mb", type=int, default=DEFAULT_TARGET_FILE_MB, help="bin-packing target"
+    )
+    parser.add_argument(
+        "--zorder-bronze", default=",".join(DEFAULT_ZORDER[BRONZE_EVENTS.name]), help="or 'none'"
+    )
+    parser.add_argument(
+        "--zorder-silver", default=",".join(DEFAULT_ZORDER[SILVER_EVENTS.name]), help="or 'none'"
+    )
     parser.add_argument(
         "--retention-hours",
         type=float,
@@ -90,7 +96,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def optimize(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
     from batch_jobs import compaction  # noqa: PLC0415 - needs pyspark
-    from lake_layout import BRONZE_EVENTS, SILVER_EVENTS  # noqa: PLC0415
 
     compaction.set_target_file_size(spark, args.target_file_mb)
     silver = spark.read.format("delta").load(SILVER_EVENTS.path(args.lake_root))

@@ -113,3 +113,11 @@ def test_replay_arguments_are_checked_and_the_run_id_made_safe_for_delta() -> No
         replay.parse_args(["--start-date", "2025-06-03", "--end-date", "2025-06-01"])
     with pytest.raises(SystemExit):
         replay.parse_args(["--start-date", "2025-06-01", "--end-date", "2025-06-01", "--allow-drop", "maybe"])
+
+
+def test_the_retention_floor_is_seven_days_and_longer_retentions_pass() -> None:
+    from batch_jobs.policy import RetentionTooShortError, check_retention
+
+    assert check_retention(168) == 168 and check_retention(720) == 720
+    with pytest.raises(RetentionTooShortError, match="below the 168 h"):
+        check_retention(167.5)
