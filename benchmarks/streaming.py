@@ -155,8 +155,12 @@ class Processes:
         SIGTERM to the whole group would also hit the JVM and end it mid-batch.
         """
         if process.poll() is None:
+            children: list[psutil.Process] = []
             with contextlib.suppress(psutil.Error):
-                for child in psutil.Process(process.pid).children(recursive=True):
+                children = psutil.Process(process.pid).children(recursive=True)
+            for child in children:
+                # per child: a Python worker exiting meanwhile must not hide the driver
+                with contextlib.suppress(psutil.Error):
                     if any(part.endswith("stream_events.py") for part in child.cmdline()):
                         child.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -699,7 +703,9 @@ def run_freshness(platform: Platform, trigger_s: float, args: argparse.Namespace
         measured = send(url, bodies, requests_per_s)
         missing = wait_visible(silver, set(measured.accepted_at), job, VISIBLE_TIMEOUT_S)
         load_average = os.getloadavg()[0]
+        stopping = time.monotonic()
         platform.processes.stop_job(job.process)  # graceful: the event log is closed properly
+        log(f"freshness {trigger_s:g}s: job stopped in {time.monotonic() - stopping:.0f}s")
     finally:
         platform.processes.stop(job.process)  # on an error or a signal: the whole group, now
         platform.processes.stop(gateway)
