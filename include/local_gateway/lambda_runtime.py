@@ -13,6 +13,7 @@ the gateway's own process, one invocation at a time on a worker thread.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import concurrent.futures
 import dataclasses
@@ -128,17 +129,20 @@ class LocalFunction:
         return self.handler(event, self.context())
 
 
-class Invoker:
+class Invoker(abc.ABC):
     """Runs invocations off the event loop; ``await invoke(event)`` returns the handler's result."""
 
-    async def start(self) -> None:  # load the handler now (cold start), so errors surface at start
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Load the handler now (cold start), so errors surface at start."""
 
+    @abc.abstractmethod
     async def invoke(self, event: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """Run one invocation and return the handler's result."""
 
+    @abc.abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Release the containers."""
 
 
 class InProcessInvoker(Invoker):
