@@ -153,6 +153,14 @@ class SnsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class LocalRunConfig:
+    """How ``make run`` behaves on a laptop; ``make demo`` turns both off for a bounded, exact run."""
+
+    live_traffic_rate: float = 20.0  # events/s the demo-traffic component sends; 0 = no live traffic
+    scheduled_runs: bool = True  # False: the scheduler runs only triggered DAG runs (no cron, no assets)
+
+
+@dataclasses.dataclass(frozen=True)
 class PlatformConfig:
     env: Environment
     project_root: Path
@@ -171,6 +179,7 @@ class PlatformConfig:
     athena: AthenaConfig = dataclasses.field(default_factory=AthenaConfig)
     quicksight: QuickSightConfig = dataclasses.field(default_factory=QuickSightConfig)
     sns: SnsConfig = dataclasses.field(default_factory=SnsConfig)
+    local_run: LocalRunConfig = dataclasses.field(default_factory=LocalRunConfig)
 
     @property
     def is_local(self) -> bool:
@@ -211,7 +220,7 @@ def _coerce(value: Any, annotation: Any) -> Any:
         return tuple(part.strip() for part in value.split(",") if part.strip())
     if target is tuple:
         return tuple(value)
-    if target in (int, str, Path):
+    if target in (int, float, str, Path):
         return target(value)
     return value
 
