@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from slack_alerts.notifications import CLOUDWATCH, PLATFORM, Incoming, alarm_runbook
+from slack_alerts.notifications import CLOUDWATCH, FOREIGN_RUNBOOK, PLATFORM, Incoming, alarm_runbook
 
 SEVERITY_EMOJI = {
     "critical": ":rotating_light:",
@@ -231,7 +231,7 @@ def cloudwatch_alarm_message(incoming: Incoming, runbook_base_url: str | None) -
     return {"text": truncate(f"[{state}] {incoming.title}", SECTION_LIMIT), "blocks": blocks}
 
 
-def foreign_message(incoming: Incoming) -> Message:
+def foreign_message(incoming: Incoming, runbook_base_url: str | None = None) -> Message:
     """Anything else on the topic, shown as it came (pretty-printed when it is JSON)."""
     note = incoming.notification
     text = json.dumps(incoming.body, indent=2, sort_keys=True) if incoming.body is not None else note.message
@@ -247,6 +247,9 @@ def foreign_message(incoming: Incoming) -> Message:
         ),
         code_section("Message", text or "(empty)"),
     ]
+    actions = buttons([("Runbook", runbook_url(FOREIGN_RUNBOOK, runbook_base_url), None)])
+    if actions:
+        blocks.append(actions)
     return {"text": truncate(f"{incoming.title}: {note.message}", SECTION_LIMIT), "blocks": blocks}
 
 
@@ -255,7 +258,7 @@ def message_for(incoming: Incoming, runbook_base_url: str | None) -> Message:
         return platform_alert_message(incoming, runbook_base_url)
     if incoming.source == CLOUDWATCH:
         return cloudwatch_alarm_message(incoming, runbook_base_url)
-    return foreign_message(incoming)
+    return foreign_message(incoming, runbook_base_url)
 
 
 def storm_message(incoming: Incoming, *, limit: int, window_s: float, until: str) -> Message:

@@ -27,6 +27,7 @@ FOREIGN = "foreign"
 CLOUDWATCH_ALARM_KIND = "cloudwatch_alarm"
 FOREIGN_KIND = "sns_message"
 CLOUDWATCH_RUNBOOK = "docs/runbooks/cloudwatch_alarm.md"
+FOREIGN_RUNBOOK = "docs/runbooks/sns_message.md"
 SEVERITIES = ("info", "warning", "error", "critical")
 ALARM_SEVERITY = {"ALARM": "error", "OK": "info", "INSUFFICIENT_DATA": "warning"}
 _RUNBOOK_IN_TEXT = re.compile(r"[Rr]unbook:\s*(\S+)")
