@@ -8,6 +8,9 @@ Fractions are per generated event, in expectation:
 * ``invalid``: an event broken in one of :data:`INVALID_KINDS` (never on the stream);
 * ``duplicate``: an extra send of an already-sent event (same ``event_id``), a little later,
   as a client retry after a lost response would.
+
+``count=None`` plans without end (live demo traffic). Everything the plan keeps is bounded: the open
+sessions, the pending retries, and the returning visitors (the last :data:`MAX_KNOWN_VISITORS`).
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ UNKNOWN_TYPES = ("page_scroll", "video_play", "purchase_v2", "PageView")
 LATE_HOURS = (1.0, 48.0)
 RETRY_DELAY_EVENTS = (1, 40)  # a retry goes out this many sends after the original
 RETURNING_VISITOR_SHARE = 0.3
+# Returning visitors are drawn from the most recent ones only, so an endless plan keeps flat memory.
+MAX_KNOWN_VISITORS = 5_000
 
 Clock = Callable[[], datetime]
 
 
 @dataclasses.dataclass(frozen=True)
 class PlanOptions:
-    count: int
+    count: int | None  # events to generate; None = no end
     duplicate_fraction: float = 0.0
     late_fraction: float = 0.0
     out_of_order_fraction: float = 0.0
@@ -47,8 +52,8 @@ class PlanOptions:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value}")
-        if self.count < 0 or self.concurrent_sessions < 1:
-            raise ValueError("count must be >= 0 and concurrent_sessions >= 1")
+        if (self.count is not None and self.count < 0) or self.concurrent_sessions < 1:
+            raise ValueError("count must be >= 0 (or None for no end) and concurrent_sessions >= 1")
 
 
 @dataclasses.dataclass
@@ -109,6 +114,7 @@ class EventPlan:
         self.generated = 0
         self.sent = 0
         self._visitors: list[Visitor] = []
+        self._new_visitors = 0
         self._active: list[list[PlannedEvent]] = []
         self._retries: list[tuple[int, int, PlannedEvent]] = []  # (due send index, tiebreak, event)
 
@@ -120,10 +126,15 @@ class EventPlan:
             self.sent += 1
             yield planned
 
+    @property
+    def exhausted(self) -> bool:
+        """Every event of a bounded plan is generated (retries may still be due)."""
+        return self.options.count is not None and self.generated >= self.options.count
+
     def _next(self) -> PlannedEvent | None:
-        if self._retries and (self._retries[0][0] <= self.sent or self.generated >= self.options.count):
+        if self._retries and (self._retries[0][0] <= self.sent or self.exhausted):
             return heapq.heappop(self._retries)[2]
-        if self.generated >= self.options.count:
+        if self.exhausted:
             return None
         while len(self._active) < self.options.concurrent_sessions:
             self._active.append(self._new_session())
@@ -142,7 +153,11 @@ class EventPlan:
         if self._visitors and self.rng.random() < RETURNING_VISITOR_SHARE:
             return self.rng.choice(self._visitors)
         visitor = new_visitor(self.rng)
-        self._visitors.append(visitor)
+        if len(self._visitors) < MAX_KNOWN_VISITORS:
+            self._visitors.append(visitor)
+        else:  # ring buffer: the new visitor replaces the oldest known one
+            self._visitors[self._new_visitors % MAX_KNOWN_VISITORS] = visitor
+        self._new_visitors += 1
         return visitor
 
     def _new_session(self) -> list[PlannedEvent]:

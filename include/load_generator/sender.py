@@ -5,6 +5,11 @@ doing, up to ``max_in_flight`` concurrent requests (a slow API then lowers the a
 summary shows it). A throttled request (429) waits ``Retry-After`` and is sent again, as a well-behaved
 client would; so is a 5xx or a connection error, with backoff. Those resends are counted as retries,
 not as duplicates: a duplicate is an event the plan deliberately sends twice.
+
+An endless run (``run(..., stop=event)``) ends when ``stop`` is set: no new batch goes out, requests
+in flight get ``drain_s`` to finish and are then cancelled. With ``max_lag_s`` the schedule forgets a
+backlog older than that (after the API was down, say) instead of bursting to catch up; and with
+``track_ids=False`` no accepted event id is kept, so memory stays flat however long it runs.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class SendOptions:
     max_in_flight: int = 16
     timeout_s: float = 30.0
     max_attempts: int = 5
+    track_ids: bool = True  # keep every accepted event id (bounded runs check them against the stream)
+    max_lag_s: float | None = None  # None: catch up on any backlog, so the achieved rate is honest
+    drain_s: float = 5.0  # after a stop, how long requests in flight may still take
 
     @property
     def events_url(self) -> str:
@@ -66,6 +74,33 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+async def sleep_unless_stopped(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Sleep ``seconds``, waking early when ``stop`` is set; whether it was."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def acquire_unless_stopped(gate: asyncio.Semaphore, stop: asyncio.Event | None) -> bool:
+    """Take a slot of ``gate``, unless ``stop`` is set first (a hung API holds every slot); whether taken."""
+    if stop is None:
+        await gate.acquire()
+        return True
+    acquire = asyncio.ensure_future(gate.acquire())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({acquire, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if acquire.done():
+        return True
+    acquire.cancel()
+    return False
+
+
 def batches(planned: Iterable[PlannedEvent], size: int) -> Iterator[list[PlannedEvent]]:
     batch: list[PlannedEvent] = []
     for item in planned:
@@ -90,23 +125,41 @@ class Sender:
         self.stats = SendStats()
         self.headers = {"content-type": "application/json", "x-api-key": options.api_key}
 
-    async def run(self, planned: Iterable[PlannedEvent]) -> SendStats:
+    async def run(self, planned: Iterable[PlannedEvent], stop: asyncio.Event | None = None) -> SendStats:
+        """Send every planned event on schedule, or until ``stop`` is set; return the stats."""
         started = time.perf_counter()
         interval = self.options.batch_size / self.options.rate if self.options.rate > 0 else 0.0
         gate = asyncio.Semaphore(self.options.max_in_flight)
         tasks: set[asyncio.Task] = set()
         for index, batch in enumerate(batches(planned, self.options.batch_size)):
             delay = started + index * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            await gate.acquire()
+            lag_bound = self.options.max_lag_s
+            if lag_bound is not None and -delay > lag_bound:
+                started -= delay  # forget the backlog: this batch goes now, the next one interval later
+            elif delay > 0 and await sleep_unless_stopped(stop, delay):
+                break
+            if stop is not None and stop.is_set():
+                break
+            if not await acquire_unless_stopped(gate, stop):
+                break
             task = asyncio.create_task(self._send(batch))
             task.add_done_callback(lambda t: (gate.release(), tasks.discard(t)))
             tasks.add(task)
-        if tasks:
-            await asyncio.gather(*tasks)
+        await self._finish(tasks, stopping=stop is not None and stop.is_set())
         self.stats.elapsed_s = time.perf_counter() - started
         return self.stats
+
+    async def _finish(self, tasks: set[asyncio.Task], *, stopping: bool) -> None:
+        """Wait for the requests in flight; when stopping, only ``drain_s`` long, then cancel the rest."""
+        if not tasks:
+            return
+        if not stopping:
+            await asyncio.gather(*tasks)
+            return
+        _, pending = await asyncio.wait(set(tasks), timeout=self.options.drain_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _send(self, batch: list[PlannedEvent]) -> None:
         body = request_body(batch)
@@ -153,7 +206,7 @@ class Sender:
             if outcome == "accepted":
                 self.stats.accepted += 1
                 index = result.get("index")
-                if isinstance(index, int) and 0 <= index < len(batch):
+                if self.options.track_ids and isinstance(index, int) and 0 <= index < len(batch):
                     self.stats.accepted_ids.add(str(batch[index].event_id))
             elif outcome == "duplicate":
                 self.stats.duplicates_reported += 1

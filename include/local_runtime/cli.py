@@ -1,5 +1,8 @@
 """``python -m local_runtime up|down|status`` — what ``make run``, ``make stop`` and ``make status`` call.
 
+``up`` starts every component, waits until each is healthy, then waits for the DAG processor to parse
+every platform DAG and unpauses them (:mod:`local_runtime.airflow_api`), and prints where everything is.
+
 ``start-service|stop-service|restart <name>`` act on one component (e.g. ``restart streaming-job``)
 and leave the rest of the platform alone.
 """
@@ -11,7 +14,22 @@ import json
 import os
 import sys
 import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
+from local_alerting.locations import slack_receiver_url
+from local_alerting.services import SLACK_RECEIVER
+from local_gateway.keys import DEMO_API_KEY
+from local_runtime.airflow_api import (
+    DAGS_READY_TIMEOUT_S,
+    AirflowApiError,
+    AirflowClient,
+    DagsNotReadyError,
+    UnpauseResult,
+    platform_dag_ids,
+    unpause_platform_dags,
+)
 from local_runtime.airflow_components import initialise_airflow
 from local_runtime.environment import (
     ADMIN_USER,
@@ -21,6 +39,7 @@ from local_runtime.environment import (
     platform_environment,
     venv_bin,
 )
+from local_runtime.gateway_service import gateway_url
 from local_runtime.registry import platform_resources, platform_services
 from local_runtime.supervisor import (
     PortInUseError,
@@ -29,8 +48,11 @@ from local_runtime.supervisor import (
     Supervisor,
     UnknownServiceError,
 )
-from platform_config import get_config
+from local_runtime.traffic_service import DEMO_TRAFFIC
+from platform_config import PlatformConfig, get_config
+from warehouse.names import dashboard_url
 
+API_KEY_HEADER = "x-api-key"  # API Gateway's header for key-protected methods
 DEFAULT_PARALLELISM = int(os.environ.get("LOCAL_PARALLELISM", "4"))
 
 
@@ -43,37 +65,109 @@ def _supervisor() -> Supervisor:
 
 def cmd_up(_: argparse.Namespace) -> int:
     supervisor = _supervisor()
+    config = supervisor.config
     started = time.monotonic()
     running = {n for n, s in supervisor.running_services().items()}
     try:
         supervisor.check_ports([s for s in supervisor.services if s.name not in running])
         print("Initialising Airflow metadata DB ...", flush=True)
-        initialise_airflow(
-            supervisor.config, DEFAULT_PARALLELISM, supervisor.log_dir / "airflow-db-migrate.log"
-        )
+        initialise_airflow(config, DEFAULT_PARALLELISM, supervisor.log_dir / "airflow-db-migrate.log")
         print("Starting the local platform ...", flush=True)
         supervisor.start(log=lambda msg: print(msg, flush=True))
     except (PortInUseError, StartupError, RuntimeError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
+    dags = _unpause_platform_dags(config)
     status = supervisor.status()
     print(f"\nLocal platform is up in {time.monotonic() - started:.0f}s.")
-    print(
-        f"  Airflow UI:     {status['components']['airflow-api-server']['url']}  "
-        f"(login {ADMIN_USER} / {admin_password()})"
-    )
-    for name, component in status["components"].items():
-        if name.startswith("airflow-") or not component["url"]:
-            continue
-        extras = ", ".join(
-            f"{k}={v}" for k, v in component.items() if k not in {"healthy", "pid", "port", "url", "detail"}
+    for line in summary_lines(config, status, dags):
+        print(line)
+    return 0 if status["healthy"] and dags is not None else 1
+
+
+def _unpause_platform_dags(config: PlatformConfig) -> UnpauseResult | None:
+    """Wait for the DAG processor, then unpause every platform DAG; None (and the error) if that fails."""
+    dag_ids = platform_dag_ids(config.project_root / "dags")
+    print(f"Waiting for the DAG processor to parse {len(dag_ids)} DAGs, then unpausing them ...", flush=True)
+    try:
+        with AirflowClient.local(config) as airflow:
+            return unpause_platform_dags(airflow, dag_ids, timeout_s=DAGS_READY_TIMEOUT_S)
+    except (AirflowApiError, DagsNotReadyError) as exc:
+        print(
+            f"ERROR: could not unpause the platform's DAGs: {exc}\n"
+            "The components keep running: look at the DAG processor's log (make status shows it), "
+            "or unpause the DAGs in the Airflow UI.",
+            file=sys.stderr,
         )
-        print(f"  {name + ':':<15} {component['url']}" + (f"  ({extras})" if extras else ""))
-    resources = platform_resources(supervisor.config)
-    print(f"  {'KPI dashboard:':<15} {resources['dashboard']['url']}  (rebuilt by the warehouse_load DAG)")
-    print(f"  {'lake:':<15} {resources['lake_root']}")
-    print("  Status: make status    Stop: make stop")
-    return 0 if status["healthy"] else 1
+        return None
+
+
+def curl_example(config: PlatformConfig, occurred_at: datetime | None = None) -> str:
+    """A one-line ``curl`` posting one valid page_view event to the local gateway."""
+    moment = (occurred_at or datetime.now(tz=UTC)).astimezone(UTC)
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "page_view",
+        "schema_version": "1.0",
+        "occurred_at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "user_id": None,
+        "anonymous_id": "anon-curl",
+        "session_id": "s-curl",
+        "device": {"platform": "web", "os": "Linux", "os_version": "6.8", "locale": "en-US"},
+        "app": {"name": "curl", "version": "1.0"},
+        "properties": {"url": "https://shop.example.com/", "path": "/"},
+    }
+    return (
+        f"curl -sS -X POST {gateway_url(config)}/v1/events -H '{API_KEY_HEADER}: {DEMO_API_KEY}' "
+        f"-H 'content-type: application/json' -d '{json.dumps(event, separators=(',', ':'))}'"
+    )
+
+
+def _dags_line(config: PlatformConfig, dags: UnpauseResult | None) -> str:
+    schedule = (
+        "scheduled runs on"
+        if config.local_run.scheduled_runs
+        else "scheduled runs off: only triggered runs (PLATFORM__LOCAL_RUN__SCHEDULED_RUNS)"
+    )
+    if dags is None:
+        return f"  {'DAGs:':<15} NOT unpaused (see the error above); {schedule}"
+    return f"  {'DAGs unpaused:':<15} {', '.join(dags.dag_ids)}  ({len(dags.dag_ids)}; {schedule})"
+
+
+def _traffic_line(config: PlatformConfig, status: dict[str, Any]) -> str:
+    rate = config.local_run.live_traffic_rate
+    if rate <= 0:
+        return f"  {'demo traffic:':<15} off (PLATFORM__LOCAL_RUN__LIVE_TRAFFIC_RATE=0); send some with make send"
+    progress = status["components"].get(DEMO_TRAFFIC, {}).get("progress_file", "")
+    return (
+        f"  {'demo traffic:':<15} {rate:g} events/s, change with PLATFORM__LOCAL_RUN__LIVE_TRAFFIC_RATE, "
+        f"0 = off  (progress: {progress})"
+    )
+
+
+def summary_lines(config: PlatformConfig, status: dict[str, Any], dags: UnpauseResult | None) -> list[str]:
+    """What ``up`` prints once the platform runs: where everything is and how to use it."""
+    components = status["components"]
+    slack = components.get(SLACK_RECEIVER, {})
+    lines = [
+        f"  Airflow UI:     {components['airflow-api-server']['url']}  (login {ADMIN_USER} / {admin_password()})",
+        _dags_line(config, dags),
+        f"  {'KPI dashboard:':<15} {dashboard_url(config)}  (no login needed; also in the Airflow UI under "
+        "Browse > KPI dashboard; rebuilt by the warehouse_load DAG)",
+        f"  {'ingest API:':<15} {gateway_url(config)}/v1/events  (header {API_KEY_HEADER}: {DEMO_API_KEY})",
+        f"  {'':<15} {curl_example(config)}",
+        f"  {'Slack alerts:':<15} {slack.get('alerts_page') or slack_receiver_url(config)}  "
+        "(alerts the platform posted to Slack, recorded locally)",
+        _traffic_line(config, status),
+    ]
+    shown = {"gateway", SLACK_RECEIVER, DEMO_TRAFFIC}
+    for name, component in components.items():
+        if name.startswith("airflow-") or name in shown or not component["url"]:
+            continue
+        lines.append(f"  {name + ':':<15} {component['url']}")
+    lines.append(f"  {'lake:':<15} {platform_resources(config)['lake_root']}")
+    lines.append("  Status: make status    Stop: make stop")
+    return lines
 
 
 def cmd_down(_: argparse.Namespace) -> int:

@@ -87,6 +87,8 @@ def airflow_environment(config: PlatformConfig, parallelism: int = 4) -> dict[st
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(parallelism),
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        # local_run.scheduled_runs=False (`make demo`): no cron or asset-triggered runs, only triggered ones.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": str(config.local_run.scheduled_runs),
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(config.ports.airflow),

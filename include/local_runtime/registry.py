@@ -10,13 +10,18 @@ from local_runtime.aws_endpoint import aws_endpoint_service
 from local_runtime.gateway_service import gateway_service
 from local_runtime.services import ServiceSpec
 from local_runtime.streaming_service import streaming_service
+from local_runtime.traffic_service import traffic_service
 from platform_config import PlatformConfig
 from warehouse.resources import serving_resources
 
 
 def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[ServiceSpec]:
-    """Every component ``make run`` starts, in start order (stop runs in reverse)."""
-    return [
+    """Every component ``make run`` starts, in start order (stop runs in reverse).
+
+    Live demo traffic comes last, once the gateway and the streaming job are up, and only with a
+    ``local_run.live_traffic_rate`` above 0.
+    """
+    services = [
         aws_endpoint_service(config),
         gateway_service(config),
         # The alert path before Airflow, so the first alerts of its tasks reach Slack.
@@ -25,6 +30,9 @@ def platform_services(config: PlatformConfig, parallelism: int = 4) -> list[Serv
         *airflow_services(config, parallelism),
         streaming_service(config),
     ]
+    if config.local_run.live_traffic_rate > 0:
+        services.append(traffic_service(config))
+    return services
 
 
 def platform_resources(config: PlatformConfig) -> dict[str, Any]:

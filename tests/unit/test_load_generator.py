@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+import itertools
 import json
+import os
 import random
-from collections import defaultdict
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 import event_contract
+from load_generator import plan as plan_module
+from load_generator.__main__ import parse_args
 from load_generator.catalog import load_catalog
-from load_generator.plan import INVALID_KINDS, EventPlan, PlannedEvent, PlanOptions, break_event
+from load_generator.live import ProgressOptions, ProgressReporter, send_forever
+from load_generator.plan import (
+    INVALID_KINDS,
+    RETRY_DELAY_EVENTS,
+    EventPlan,
+    PlannedEvent,
+    PlanOptions,
+    break_event,
+)
+from load_generator.runner import PlanTally
 from load_generator.sender import Sender, SendOptions, SendStats, batches, percentile, request_body
 
 pytestmark = pytest.mark.unit
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
 VIEW_TYPES = {"page_view", "screen_view"}
 
@@ -238,3 +263,274 @@ def test_per_event_results_are_accounted_by_index() -> None:
     stats: SendStats = sender.stats
     assert (stats.accepted, stats.rejected, stats.duplicates_reported) == (1, 1 + 3, 1)
     assert stats.accepted_ids == {items[0].event_id}
+
+
+# ---- endless mode ---------------------------------------------------------------------------------
+
+
+class IngestApiHandler(BaseHTTPRequestHandler):
+    """The ingest API's answer shape: per-event results by index; ``server.down`` answers 503.
+
+    ``server.hang_s`` delays every answer, as an API that stopped responding would.
+    """
+
+    def do_POST(self) -> None:
+        server: IngestServer = self.server  # type: ignore[assignment]
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        events = body["events"] if isinstance(body, dict) and "events" in body else [body]
+        if server.down:
+            self._answer(503, {"error": {"code": "unavailable"}})
+            return
+        time.sleep(server.hang_s)
+        results = []
+        for index, event in enumerate(events):
+            valid = event_contract.validate_event(event, received_at=datetime.now(tz=UTC)) is None
+            results.append({"index": index, "status": "accepted" if valid else "rejected"})
+        with server.lock:
+            server.received += len(events)
+            server.accepted += sum(r["status"] == "accepted" for r in results)
+        self._answer(200, {"results": results})
+
+    def _answer(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (a hang test)
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class IngestServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), IngestApiHandler)
+        self.lock = threading.Lock()
+        self.received = 0
+        self.accepted = 0
+        self.down = False
+        self.hang_s = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@pytest.fixture
+def ingest_server() -> Iterator[IngestServer]:
+    """A stdlib HTTP server on a free loopback port that answers like the ingest API."""
+    server = IngestServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def progress_lines(out: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def run_live(server: IngestServer, seconds: float, tmp_path: Path, **send: object) -> list[dict]:
+    """send_forever for ``seconds`` against ``server``; every progress object it printed."""
+    out = io.StringIO()
+    options = SendOptions(endpoint=server.url, api_key="k", **{"rate": 400.0, "batch_size": 10, **send})
+    progress = ProgressOptions(interval_s=0.25, path=tmp_path / "progress.json")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(seconds, stop.set)
+        await send_forever(
+            PlanOptions(count=5, invalid_fraction=0.05), options, progress, seed=1, stop=stop, out=out
+        )
+
+    asyncio.run(main())
+    return progress_lines(out)
+
+
+def test_an_endless_plan_keeps_going_and_remembers_only_the_latest_visitors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(plan_module, "MAX_KNOWN_VISITORS", 50)
+    endless = EventPlan(
+        PlanOptions(count=None, duplicate_fraction=0.05),
+        load_catalog(),
+        rng=random.Random(5),
+        clock=lambda: NOW,
+    )
+
+    items = list(itertools.islice(endless, 20_000))
+    anonymous_ids = [item.payload["anonymous_id"] for item in items]
+
+    assert len(items) == 20_000 and not endless.exhausted
+    assert len(endless._visitors) == 50
+    assert len(endless._retries) <= RETRY_DELAY_EVENTS[1]
+    assert len(set(anonymous_ids)) > 50, "new visitors keep arriving after the cap"
+    sessions_per_visitor = Counter(
+        anonymous for anonymous, _ in {(i.payload["anonymous_id"], i.session_id) for i in items}
+    )
+    assert max(sessions_per_visitor.values()) > 1, "returning visitors still return"
+
+
+def test_without_id_tracking_neither_the_tally_nor_the_sender_keeps_event_ids() -> None:
+    items = plan(20)
+    tally = PlanTally(track_ids=False)
+    sender = Sender(SendOptions(endpoint="http://unused", api_key="k", rate=0, track_ids=False), client=None)
+
+    list(tally.watch(iter(items)))
+    sender._account(items, {"results": [{"index": i, "status": "accepted"} for i in range(len(items))]})
+
+    assert tally.generated == 20 and tally.expected_ids == {}
+    assert sender.stats.accepted == 20 and sender.stats.accepted_ids == set()
+
+
+def test_each_progress_report_summarises_and_drops_the_latencies_of_its_window(tmp_path: Path) -> None:
+    stats = SendStats(sent_events=30, accepted=28, rejected=2, attempts=3)
+    stats.latencies_ms.extend([5.0, 7.0, 100.0])
+    out = io.StringIO()
+    options = SendOptions(endpoint="http://gw", api_key="k", rate=20)
+    reporter = ProgressReporter(
+        PlanTally(), stats, options, ProgressOptions(interval_s=1, path=tmp_path / "p.json"), out
+    )
+
+    first = reporter.report()
+    stats.sent_events, stats.accepted = 40, 38
+    second = reporter.report()
+
+    assert stats.latencies_ms == []
+    assert first["window"]["latency_ms"] == {"p50": 7.0, "p99": 100.0}
+    assert second["window"]["latency_ms"] == {"p50": 0.0, "p99": 0.0}
+    assert (second["sent"], second["accepted"], second["window"]["sent"]) == (40, 38, 10)
+    assert [line["sent"] for line in progress_lines(out)] == [30, 40]
+    assert json.loads((tmp_path / "p.json").read_text()) == second
+
+
+def test_endless_mode_reports_growing_totals_until_stopped(
+    ingest_server: IngestServer, tmp_path: Path
+) -> None:
+    lines = run_live(ingest_server, seconds=1.6, tmp_path=tmp_path)
+    progress, final = lines[:-1], lines[-1]
+
+    assert len(progress) >= 3, lines
+    assert all(line["event"] == "progress" and line["state"] == "sending" for line in progress)
+    sent = [line["sent"] for line in lines]
+    assert sent == sorted(sent) and sent[-1] > sent[0] > 0
+    assert final["event"] == "final" and final["state"] == "stopped"
+    assert final["planned"]["generated"] > 5, "--count is ignored: the plan has no end"
+    assert final["accepted"] == ingest_server.accepted > 0
+    assert final["sent"] == ingest_server.received
+    assert final["planned"]["invalid"] > 0 and final["rejected"] > 0, "the fault mix stays on"
+    assert json.loads((tmp_path / "progress.json").read_text()) == final
+
+
+def test_endless_mode_says_failing_while_the_api_only_errors(
+    ingest_server: IngestServer, tmp_path: Path
+) -> None:
+    ingest_server.down = True
+
+    lines = run_live(ingest_server, seconds=1.2, tmp_path=tmp_path, max_attempts=1)
+
+    assert any(line["state"] == "failing" for line in lines[:-1]), lines
+    assert lines[-1]["accepted"] == 0 and lines[-1]["failed_requests"] > 0
+
+
+def test_a_stop_ends_an_endless_run_promptly_even_while_the_api_hangs(
+    ingest_server: IngestServer, tmp_path: Path
+) -> None:
+    ingest_server.hang_s = 4.0
+    began = time.monotonic()
+
+    lines = run_live(ingest_server, seconds=0.5, tmp_path=tmp_path, max_in_flight=1, drain_s=0.3)
+
+    assert time.monotonic() - began < 2.5, "neither the full slot nor the hung request held the stop up"
+    assert lines[-1]["state"] == "stopped" and lines[-1]["accepted"] == 0
+
+
+class DispatchClock(Sender):
+    """Records when each batch is dispatched instead of posting it: the schedule alone is under test."""
+
+    def __init__(self, options: SendOptions) -> None:
+        super().__init__(options, client=None)
+        self.dispatched: list[float] = []
+
+    async def _send(self, batch: list[PlannedEvent]) -> None:
+        self.dispatched.append(time.perf_counter())
+
+
+def dispatch_span_after_a_stall(max_lag_s: float | None) -> float:
+    """Seconds over which the ten batches after a 50-interval stall of the loop are dispatched."""
+    items = plan(15)
+
+    def stalled() -> Iterator[PlannedEvent]:
+        yield from items[:5]
+        time.sleep(0.5)  # blocks the event loop, as a slow plan or a busy machine would
+        yield from items[5:]
+
+    sender = DispatchClock(
+        SendOptions(endpoint="http://unused", api_key="k", rate=100, batch_size=1, max_lag_s=max_lag_s)
+    )
+    asyncio.run(sender.run(stalled()))
+    return sender.dispatched[-1] - sender.dispatched[5]
+
+
+def test_with_a_lag_bound_a_backlog_is_dropped_instead_of_sent_in_a_burst() -> None:
+    assert dispatch_span_after_a_stall(max_lag_s=None) < 0.05, "unbounded: overdue batches go at once"
+    assert dispatch_span_after_a_stall(max_lag_s=0.05) >= 0.085, "bounded: the 10 ms spacing resumes"
+
+
+def test_forever_refuses_an_expected_ids_file(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--forever", "--expected-ids-file", "ids.txt"])
+    assert "bounded run" in capsys.readouterr().err
+
+
+def test_the_forever_process_exits_cleanly_on_sigterm_with_a_final_summary(
+    ingest_server: IngestServer, tmp_path: Path
+) -> None:
+    progress_file = tmp_path / "progress.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "load_generator",
+            "--forever",
+            "--endpoint",
+            ingest_server.url,
+            "--rate",
+            "200",
+            "--batch-size",
+            "5",
+            "--progress-interval",
+            "0.3",
+            "--progress-file",
+            str(progress_file),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            progress_file.exists() and json.loads(progress_file.read_text())["accepted"] > 0
+        ):
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert process.returncode == 0, stderr
+    assert lines[-1]["state"] == "stopped" and lines[-1]["accepted"] == ingest_server.accepted > 0
+    assert any(line["event"] == "progress" for line in lines[:-1])

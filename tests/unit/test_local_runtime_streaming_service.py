@@ -117,7 +117,7 @@ def test_streaming_job_spec_runs_the_launcher_with_the_configured_stream_lake_an
     assert list(spec.command[3:]) == job_arguments(config)
 
 
-def test_streaming_job_is_the_last_component_make_run_starts(config) -> None:
+def test_streaming_job_starts_after_airflow_and_only_live_traffic_after_it(config) -> None:
     names = [spec.name for spec in platform_services(config)]
-    assert names[-1] == STREAMING_JOB
+    assert names[names.index(STREAMING_JOB) + 1 :] == ["demo-traffic"]
     assert names.index(STREAMING_JOB) > max(i for i, n in enumerate(names) if n.startswith("airflow-"))
