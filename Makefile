@@ -18,7 +18,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas requirements clean
+DEMO_EVENTS ?= 100000
+
+.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +41,10 @@ setup: $(SYNC_STAMP) $(JARS_STAMP)  ## create the virtualenv from uv.lock and ca
 
 run: setup  ## start the whole local platform in the background and print its URLs
 	$(PY) -m local_runtime up
+
+# Runs its own isolated instance (.platform/demo, data/demo/lake), so make stop first if make run is up.
+demo: setup  ## bounded run of the whole platform: send DEMO_EVENTS events, drive every DAG once, reconcile
+	$(PY) -m platform_demo --events $(DEMO_EVENTS) $(ARGS)
 
 stop:  ## stop every process the local platform started
 	@if [ -x $(PY) ]; then $(PY) -m local_runtime down; else echo "nothing to stop"; fi

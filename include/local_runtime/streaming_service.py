@@ -30,6 +30,9 @@ SCRIPT = Path("include") / "spark" / "stream_events.py"
 TRIGGER_SECONDS = 3.0
 # event_pipeline.metrics: a live query writes its health file at least every ~10 s (progress or idle).
 HEARTBEAT_MAX_AGE_S = 60.0
+# A micro-batch holds at most 2 x 20k records (~40 MB): a 1 GiB heap leaves the batch jobs' JVM the rest
+# of a laptop's memory budget (the platform's peak is measured in docs/benchmarks.md).
+STREAMING_DRIVER_MEMORY = os.environ.get("STREAMING_DRIVER_MEMORY", "1g")
 # A local Spark job needs 20-40 s from spark-submit to its query's start event; more on a busy laptop.
 STARTUP_GRACE_S = 120.0
 ENDED_STATES = frozenset({"terminated", "failed"})
@@ -110,7 +113,8 @@ def launch_argv(arguments: Sequence[str], project_root: Path) -> list[str]:
     from spark_runtime.submit import spark_submit_argv  # noqa: PLC0415 - at launch only
 
     script = project_root / SCRIPT
-    return spark_submit_argv(script, list(arguments), packages=_script_packages(script))
+    conf = {"spark.driver.memory": STREAMING_DRIVER_MEMORY}
+    return spark_submit_argv(script, list(arguments), packages=_script_packages(script), conf=conf)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
