@@ -125,17 +125,21 @@ class PlatformMemorySampler:
         parent = {p.pid: p.info["ppid"] for p in procs}
         owner = {p.pid: self._component(p, run_id) for p in procs}
         usage: dict[str, int] = defaultdict(int)
-        counted = 0
+        counted = rss_total = 0
         for proc in procs:
             component = _inherited(proc.pid, owner, parent)
             memory = proc.info["memory_info"]
             if component is None or memory is None:
                 continue
+            pss = proportional_set_size(proc.pid)
             # Spark JVMs (the streaming job, batch jobs of Airflow tasks) are most of the platform's memory.
-            usage[f"{component} (JVM)" if proc.info["name"] == "java" else component] += memory.rss
+            key = f"{component} (JVM)" if proc.info["name"] == "java" else component
+            usage[key] += memory.rss if pss is None else pss
+            rss_total += memory.rss
             counted += 1
         total = sum(usage.values())
         self.peak.samples += 1
+        self.peak.rss_bytes = max(self.peak.rss_bytes, rss_total)
         if total > self.peak.bytes:
             self.peak = dataclasses.replace(
                 self.peak, bytes=total, stage=self._stage(), by_component=dict(usage), processes=counted
