@@ -52,7 +52,7 @@ stop:  ## stop every process the local platform started
 status: $(SYNC_STAMP)  ## print one JSON object with each component's health, pid, port and URL
 	@$(PY) -m local_runtime status
 
-send: $(SYNC_STAMP)  ## send simulated app traffic to the local gateway, e.g. make send ARGS="--rate 200 --count 10000"
+send: $(SYNC_STAMP)  ## send simulated app traffic to the local gateway, e.g. make send ARGS="--rate 200 --count 10000" (or "--forever --rate 50")
 	$(PY) -m load_generator $(ARGS)
 
 restart: $(SYNC_STAMP)  ## restart one local component, e.g. make restart NAME=streaming-job

@@ -8,6 +8,7 @@ Every 3 minutes, keeps the streaming job (Kinesis -> bronze/silver/quarantine) r
 | `apply_action` (setup) | carries out the `action` param (below); on `ensure`, starts the job if it is not running |
 | `check_health` | judges the job: running? heartbeat age, source lag (Kinesis iterator age), silver freshness |
 | `recover` | restarts a dead or stuck job, at most 3 times per incident with exponential backoff, then gives up |
+| `record_lake_updates` | records asset events for `bronze.events` and `silver.events` when the job committed since the last tick (skipped otherwise), so the UI's lineage starts at the stream |
 | `escalate` | fails while the supervisor has given up; its callback raises **one** `streaming_unrecoverable` alert per incident |
 | `summarise` (teardown) | the run's results and the supervision state, whatever happened |
 
@@ -32,6 +33,8 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task, teardown
 
+from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
+from lake_layout.assets import table_assets
 from orchestration import platform_dag_kwargs, platform_default_args
 from orchestration.runtime import runtime_config
 from streaming_supervision import StreamingControlOperator, StreamingIncidentNotifier
@@ -75,6 +78,22 @@ def streaming_supervisor() -> None:
         return check_health(build(runtime_config()))
 
     recover = StreamingControlOperator(task_id="recover", step="recover", verdict_task_id="check_health")
+    stream_tables = table_assets([BRONZE_EVENTS, SILVER_EVENTS])
+
+    @task(outlets=stream_tables)
+    def record_lake_updates(verdict: dict) -> dict:
+        from airflow.exceptions import AirflowSkipException  # noqa: PLC0415 - task-time only
+
+        from streaming_supervision.lake_updates import stream_wrote_since  # noqa: PLC0415
+
+        context = get_current_context()
+        since = context.get("data_interval_start") or context["dag_run"].run_after
+        extra = stream_wrote_since(verdict, since)
+        if extra is None:
+            raise AirflowSkipException(f"silver unchanged since {since.isoformat()}: no asset event")
+        for asset in stream_tables:
+            context["outlet_events"][asset].extra = extra
+        return extra
 
     @task(on_failure_callback=StreamingIncidentNotifier())
     def escalate() -> dict:
@@ -91,7 +110,9 @@ def streaming_supervisor() -> None:
 
     apply_action.as_setup()
     summary = summarise()
-    apply_action >> check_health() >> recover >> escalate() >> summary
+    verdict = check_health()
+    apply_action >> verdict >> recover >> escalate() >> summary
+    record_lake_updates(verdict) >> summary
     summary.as_teardown(setups=apply_action)
 
 

@@ -121,8 +121,14 @@ def warehouse_load() -> None:
     )
     views = warehouse_sql_task("create_bi_views", "redshift/bi_views.sql", CONFIG, params=SQL_PARAMS)
     stage = warehouse_sql_task("stage_gold", "redshift/stage_gold.sql", CONFIG, params=SQL_PARAMS)
+    # Gold in, warehouse facts out: the UI's task-level lineage joins the gold assets to the facts here.
     merge = warehouse_sql_task(
-        "merge_gold", "redshift/merge_gold.sql", CONFIG, params=SQL_PARAMS, outlets=WAREHOUSE_ASSETS
+        "merge_gold",
+        "redshift/merge_gold.sql",
+        CONFIG,
+        params=SQL_PARAMS,
+        inlets=GOLD_ASSETS,
+        outlets=WAREHOUSE_ASSETS,
     )
     refresh = bi_refresh_task(
         "refresh_bi", CONFIG, inlets=WAREHOUSE_ASSETS, outlets=[dashboard_asset(CONFIG)]

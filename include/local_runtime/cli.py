@@ -166,7 +166,9 @@ def summary_lines(config: PlatformConfig, status: dict[str, Any], dags: UnpauseR
             continue
         lines.append(f"  {name + ':':<15} {component['url']}")
     lines.append(f"  {'lake:':<15} {platform_resources(config)['lake_root']}")
-    lines.append("  Status: make status    Stop: make stop")
+    # An instance with its own state dir (make demo, tests) is stopped through that dir.
+    prefix = f"PLATFORM__LOCAL_STATE_DIR={config.local_state_dir} " if config.local_state_dir else ""
+    lines.append(f"  Status: {prefix}make status    Stop: {prefix}make stop")
     return lines
 
 

@@ -39,6 +39,7 @@ from streaming_supervision.controllers import (
 )
 from streaming_supervision.health import HealthBounds, Observation, Status, Verdict, assess
 from streaming_supervision.metrics import StreamingMetrics
+from streaming_supervision.notifier import ALERT_KIND
 from streaming_supervision.policy import Action, RestartPolicy
 from streaming_supervision.state import (
     DesiredState,
@@ -66,7 +67,7 @@ class StreamingUnrecoverableError(AirflowFailException):
     platform's convention for failures that describe their own alert (read by duck typing).
     """
 
-    alert_kind = "streaming_unrecoverable"
+    alert_kind = ALERT_KIND
     alert_severity = "critical"
 
     def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:

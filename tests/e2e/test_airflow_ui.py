@@ -288,6 +288,8 @@ def test_the_asset_graph_shows_gold_build_feeding_warehouse_load_feeding_the_das
 
     asset = {name: f"asset:{asset_ids[name]}" for name in MEDALLION_ASSETS}
     expect(graph_edge(graph, "dag:lake_backfill", asset[SILVER])).to_have_count(1)
+    # the streaming job's writes are recorded by its supervisor (record_lake_updates)
+    expect(graph_edge(graph, "dag:streaming_supervisor", asset[SILVER])).to_have_count(1)
     for gold in GOLD:
         expect(graph_edge(graph, "dag:gold_build", asset[gold])).to_have_count(1)
         expect(graph_edge(graph, asset[gold], "dag:warehouse_load")).to_have_count(1)

@@ -147,7 +147,9 @@ def test_up_prints_every_entry_point_the_brief_promises(config: PlatformConfig) 
     assert re.search(r"\n +curl -sS -X POST http://127\.0\.0\.1:18090/v1/events ", text)
     assert f"Slack alerts:   http://127.0.0.1:{config.ports.slack}/" in text
     assert "demo traffic:   20 events/s, change with PLATFORM__LOCAL_RUN__LIVE_TRAFFIC_RATE, 0 = off" in text
-    assert text.endswith("Status: make status    Stop: make stop")
+    # this platform has its own state dir: the hints must address it, or make stop would miss it
+    prefix = f"PLATFORM__LOCAL_STATE_DIR={config.local_state_dir} "
+    assert text.endswith(f"Status: {prefix}make status    Stop: {prefix}make stop")
 
 
 def test_up_says_when_live_traffic_is_off_and_when_dags_could_not_be_unpaused(config: PlatformConfig) -> None:
