@@ -111,13 +111,29 @@ def throughput_line(summaries: dict[int, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.platform_demo", description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument(
+        "--summaries-dir", type=Path, help="keep each run's JSON summary here (default: a tmp dir)"
+    )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="print the tables from the summaries already in --summaries-dir",
+    )
     args = parser.parse_args(argv)
+    if args.render_only and not args.summaries_dir:
+        parser.error("--render-only needs --summaries-dir")
     summaries: dict[int, dict[str, Any]] = {}
     failed = False
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
+        directory = args.summaries_dir or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:
+            path = directory / f"demo-{size}.json"
+            if args.render_only:
+                summaries[size] = json.loads(path.read_text())
+                continue
             print(f"make demo with {size:,} events ...", file=sys.stderr, flush=True)
-            summary, _, returncode = run_demo(size, Path(tmp) / f"demo-{size}.json")
+            summary, _, returncode = run_demo(size, path)
             summaries[size] = summary
             failed |= returncode != 0
     load = os.getloadavg()
