@@ -56,6 +56,9 @@ SQL_PARAMS = redshift_params(CONFIG, PLAN_TASK_ID)
     template_searchpath=[str(sql_dir(CONFIG))],
     user_defined_filters=TEMPLATE_FILTERS,
     dagrun_timeout=timedelta(hours=3),
+    # One task at a time: each quality gate loads its interval's slice into pandas, and three side by
+    # side would triple the worker's memory for the sake of seconds.
+    max_active_tasks=1,
     params={
         "interval_start": Param(
             None,
