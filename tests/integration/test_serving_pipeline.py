@@ -25,6 +25,7 @@ from orchestration.failures import QualityGateFailed
 from platform_config import PlatformConfig, get_config
 from quality.gate import run_gate
 from quality.records import latest_records
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.integration.serving_lake import INTERVAL, build_lake, fact_snapshot, run_load_sql, scalar
 from warehouse.export import export_gold
 from warehouse.plan import LoadPlan, build_plan
@@ -32,17 +33,6 @@ from warehouse.plan import LoadPlan, build_plan
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def configure(mp: pytest.MonkeyPatch, root: Path) -> PlatformConfig:
@@ -310,7 +300,7 @@ def test_the_dashboard_renders_non_empty_charts_in_headless_chromium(dashboard_s
             )
             tiles = page.locator("#tiles .tile").count()
             quality_rows = page.locator("#quality tbody tr").count()
-            page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / "dashboard-local-build.png"), full_page=True)
         finally:
             browser.close()
     assert not errors, errors
@@ -320,4 +310,4 @@ def test_the_dashboard_renders_non_empty_charts_in_headless_chromium(dashboard_s
         assert chart["painted"] > 500, f"chart {name} painted almost nothing"
     assert tiles >= 6
     assert quality_rows == 3
-    assert (SCREENSHOTS / "dashboard.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "dashboard-local-build.png").stat().st_size > 10_000
