@@ -34,38 +34,38 @@ $(SYNC_STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen
 	@touch $@
 
-$(JARS_STAMP): $(SYNC_STAMP) include/spark_runtime/jars.py
-	$(PY) -m spark_runtime.jars provision
+$(JARS_STAMP): $(SYNC_STAMP) include/edp/spark_runtime/jars.py
+	$(PY) -m edp.spark_runtime.jars provision
 
 setup: $(SYNC_STAMP) $(JARS_STAMP)  ## create the virtualenv from uv.lock and cache the Delta Lake jars
 
 run: setup  ## start the whole local platform in the background and print its URLs
-	$(PY) -m local_runtime up
+	$(PY) -m edp_local.runtime up
 
 # Runs its own isolated instance (.platform/demo, data/demo/lake), so make stop first if make run is up.
 demo: setup  ## bounded run of the whole platform: send DEMO_EVENTS events, drive every DAG once, reconcile
-	$(PY) -m platform_demo --events $(DEMO_EVENTS) $(ARGS)
+	$(PY) -m edp_local.demo --events $(DEMO_EVENTS) $(ARGS)
 
 stop:  ## stop every process the local platform started
-	@if [ -x $(PY) ]; then $(PY) -m local_runtime down; else echo "nothing to stop"; fi
+	@if [ -x $(PY) ]; then $(PY) -m edp_local.runtime down; else echo "nothing to stop"; fi
 
 status: $(SYNC_STAMP)  ## print one JSON object with each component's health, pid, port and URL
-	@$(PY) -m local_runtime status
+	@$(PY) -m edp_local.runtime status
 
 send: $(SYNC_STAMP)  ## send simulated app traffic to the local gateway, e.g. make send ARGS="--rate 200 --count 10000" (or "--forever --rate 50")
-	$(PY) -m load_generator $(ARGS)
+	$(PY) -m edp_local.load_generator $(ARGS)
 
 restart: $(SYNC_STAMP)  ## restart one local component, e.g. make restart NAME=streaming-job
-	$(PY) -m local_runtime restart $(NAME)
+	$(PY) -m edp_local.runtime restart $(NAME)
 
 alerts-redrive: $(SYNC_STAMP)  ## replay locally dead-lettered Slack alerts once Slack is back
-	$(PY) -m local_alerting redrive
+	$(PY) -m edp_local.alerting redrive
 
 alarms: $(SYNC_STAMP)  ## apply the CloudWatch alarms (PLATFORM_ENV=aws)
-	$(PY) -m monitoring apply
+	$(PY) -m edp.monitoring apply
 
 airflow: $(SYNC_STAMP)  ## run the airflow CLI locally, e.g. make airflow CMD="dags test platform_health"
-	$(PY) -m local_runtime airflow $(CMD)
+	$(PY) -m edp_local.runtime airflow $(CMD)
 
 # Debian's Chromium drives the dashboard and UI browser tests (Playwright with executable_path, no
 # browser download). Installed when missing and this is a root Debian machine; elsewhere those tests
@@ -78,10 +78,10 @@ browsers:  ## install Debian's chromium for the browser tests, if missing
 	else echo "chromium not found: browser tests will be skipped (install Debian's chromium package)"; fi
 
 gx: $(SYNC_STAMP)  ## rebuild the Great Expectations file context (suites, checkpoints) from the event contract
-	$(PY) -m quality.build_context
+	$(PY) -m edp.quality.build_context
 
 query: $(SYNC_STAMP)  ## ad hoc SQL over the local lake (Athena stand-in), e.g. make query SQL="SELECT count(*) FROM edp_lake.silver_events"
-	$(PY) -m warehouse.lake_catalog "$(SQL)"
+	$(PY) -m edp.serving.lake_catalog "$(SQL)"
 
 test: setup browsers lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e)
 	$(PY) -m pytest
@@ -95,7 +95,7 @@ test-integration: setup  ## tests that start local services or Spark
 lint: $(SYNC_STAMP)  ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m quality.build_context --check
+	$(PY) -m edp.quality.build_context --check
 
 format: $(SYNC_STAMP)  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

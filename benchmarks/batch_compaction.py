@@ -34,14 +34,14 @@ if INCLUDE not in sys.path:  # runnable as `python -m benchmarks.batch_compactio
 from pyspark.sql import Column, DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from batch_jobs import gold  # noqa: E402
-from batch_jobs.compaction import DEFAULT_ZORDER, optimize_partitions, set_target_file_size  # noqa: E402
-from batch_jobs.gold_build import build_gold_tables  # noqa: E402
-from batch_jobs.intervals import date_range, day_interval  # noqa: E402
-from event_pipeline.tables import ensure_table  # noqa: E402
-from lake_layout import SILVER_EVENTS, silver_columns  # noqa: E402
-from lake_layout.spark_schemas import spark_type  # noqa: E402
-from spark_runtime.session import get_spark  # noqa: E402
+from edp.batch import gold  # noqa: E402
+from edp.batch.compaction import DEFAULT_ZORDER, optimize_partitions, set_target_file_size  # noqa: E402
+from edp.batch.gold_build import build_gold_tables  # noqa: E402
+from edp.lake import SILVER_EVENTS, silver_columns  # noqa: E402
+from edp.lake.intervals import date_range, day_interval  # noqa: E402
+from edp.lake.spark_schemas import spark_type  # noqa: E402
+from edp.spark_runtime.session import get_spark  # noqa: E402
+from edp.stream.tables import ensure_table  # noqa: E402
 
 FIRST_DAY = date(2025, 6, 1)
 EVENTS_PER_SESSION = 20

@@ -46,9 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "include") not in sys.path:
     sys.path.insert(0, str(ROOT / "include"))
 
-from load_generator.catalog import load_catalog  # noqa: E402 - after the path set-up above
-from load_generator.plan import EventPlan, PlanOptions  # noqa: E402
-from load_generator.sender import percentile  # noqa: E402
+from edp.batch.seeds.catalog import load_catalog  # noqa: E402 - after the path set-up above
+from edp_local.load_generator.plan import EventPlan, PlanOptions  # noqa: E402
+from edp_local.load_generator.sender import percentile  # noqa: E402
 
 API_KEY = "bench-key"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
@@ -98,7 +98,7 @@ class Servers:
             [
                 sys.executable,
                 "-m",
-                "local_runtime.local_aws_server",
+                "edp_local.aws_endpoint.server",
                 "-H",
                 "127.0.0.1",
                 "-p",
@@ -147,7 +147,7 @@ class Servers:
         command = [
             sys.executable,
             "-m",
-            "local_gateway",
+            "edp_local.gateway",
             "--containers",
             str(containers),
             "--log-level",

@@ -6,7 +6,7 @@
   That substitution exists only here: it removes the network, which is what "per core" excludes.
 * Baseline, same run, same events: stdlib ``json`` decoding plus ``jsonschema`` validation
   (Draft 2020-12 validators built once per event type), i.e. validation only, no enrichment or output.
-* Cold start: import time of ``ingest_api.handler`` in fresh interpreters, with cached bytecode and
+* Cold start: import time of ``edp.ingest.handler`` in fresh interpreters, with cached bytecode and
   with none (the Lambda zip ships sources, so the first import there also compiles), plus the first
   request of a fresh process (validator compilation and User-Agent parser set-up happen there).
 
@@ -73,8 +73,9 @@ def botocore_kinesis_without_network() -> Any:
     only the network is left out.
     """
     from botocore.awsrequest import AWSResponse
-    from ingest_api.service import IngestService
-    from ingest_api.settings import load_settings
+
+    from edp.ingest.service import IngestService
+    from edp.ingest.settings import load_settings
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDBENCHMARK")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "benchmark-secret")
@@ -124,7 +125,7 @@ def stdout_to_devnull() -> Iterator[None]:
 
 def make_event(rng: random.Random, index: int) -> dict[str, Any]:
     """A realistic event of about 1 KB (purchases with items are larger, clicks smaller)."""
-    from event_contract import EVENT_TYPES
+    from edp.contract import EVENT_TYPES
 
     event_type = EVENT_TYPES[index % len(EVENT_TYPES)]
     occurred = RECEIVED - timedelta(seconds=rng.randint(0, 3 * 86400))
@@ -244,7 +245,7 @@ def bench_baseline(bodies: list[bytes]) -> tuple[float, int]:
     """stdlib json + jsonschema; returns (CPU seconds, events)."""
     import jsonschema
 
-    from event_contract import EVENT_TYPES, load_schema
+    from edp.contract import EVENT_TYPES, load_schema
 
     validators = {t: jsonschema.Draft202012Validator(load_schema(t)) for t in EVENT_TYPES}
     count, invalid = 0, 0
@@ -263,7 +264,7 @@ def bench_validation_core(bodies: list[bytes]) -> tuple[float, int]:
     """orjson + compiled fastjsonschema + time window: the validation part of the handler alone."""
     import orjson
 
-    from event_contract import validate_event, warm_up
+    from edp.contract import validate_event, warm_up
 
     warm_up()
     count = 0
@@ -277,9 +278,9 @@ def bench_validation_core(bodies: list[bytes]) -> tuple[float, int]:
 
 def bench_handler(bodies: list[bytes], sink: Any) -> tuple[float, int]:
     """The full handler writing to ``sink``; (CPU seconds, events accepted)."""
-    from ingest_api import handler
-    from ingest_api.service import IngestService
-    from ingest_api.settings import load_settings
+    from edp.ingest import handler
+    from edp.ingest.service import IngestService
+    from edp.ingest.settings import load_settings
 
     with tempfile.TemporaryDirectory() as lake:
         os.environ["PLATFORM__LAKE__ROOT"] = lake
@@ -300,7 +301,7 @@ def bench_handler(bodies: list[bytes], sink: Any) -> tuple[float, int]:
 
 
 _IMPORT_SNIPPET = (
-    "import time, sys; sys.path[:0] = {paths!r}; t = time.perf_counter(); import ingest_api.handler; "
+    "import time, sys; sys.path[:0] = {paths!r}; t = time.perf_counter(); import edp.ingest.handler; "
     "print(time.perf_counter() - t)"
 )
 _FIRST_REQUEST_SNIPPET = """
@@ -309,9 +310,9 @@ sys.path[:0] = {paths!r}
 from benchmarks.ingest_handler import FakeContext, InProcessKinesis, proxy_event, build_workload, RECEIVED
 body = build_workload(1, 100)[0][0]
 event = proxy_event(body, "first")
-from ingest_api import handler
-from ingest_api.service import IngestService
-from ingest_api.settings import load_settings
+from edp.ingest import handler
+from edp.ingest.service import IngestService
+from edp.ingest.settings import load_settings
 handler.reset_service(IngestService(load_settings(), kinesis_client=InProcessKinesis(), clock=lambda: RECEIVED))
 with contextlib.redirect_stdout(io.StringIO()):
     t = time.perf_counter(); handler.lambda_handler(event, FakeContext()); first = time.perf_counter() - t
@@ -322,9 +323,7 @@ print(first, second)
 
 # what the Lambda zip holds (see include/lambda/ingest/lambda.toml and requirements.txt)
 ZIP_PACKAGES = (
-    "ingest_api",
-    "event_contract",
-    "platform_config",
+    "edp",
     "aws_lambda_powertools",
     "jmespath",
     "typing_extensions",
@@ -423,9 +422,9 @@ def main(argv: list[str] | None = None) -> None:
         rate = _rate(count, seconds)
         print(f"| {name} | {rate:,.0f} | {1e6 * seconds / count:.1f} | {rate / baseline_rate:.1f}x |")
     rows = (
-        ("import ingest_api.handler, cached bytecode", cold["import_cached"]),
+        ("import edp.ingest.handler, cached bytecode", cold["import_cached"]),
         (
-            "import ingest_api.handler from sources only, no bytecode (as from the Lambda zip)",
+            "import edp.ingest.handler from sources only, no bytecode (as from the Lambda zip)",
             cold["import_uncached"],
         ),
         (

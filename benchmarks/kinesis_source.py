@@ -34,7 +34,7 @@ INCLUDE = str(Path(__file__).resolve().parents[1] / "include")
 if INCLUDE not in sys.path:  # runnable as `python -m benchmarks.kinesis_source` without PYTHONPATH
     sys.path.insert(0, INCLUDE)
 
-from kinesis_source import KinesisSourceOptions, KinesisStreamReader, register  # noqa: E402
+from edp.stream.kinesis_source import KinesisSourceOptions, KinesisStreamReader, register  # noqa: E402
 
 STREAM = "bench-kinesis-source"
 WARMUP_STREAM = "bench-kinesis-source-warmup"
@@ -54,7 +54,7 @@ def start_moto(log: Path) -> tuple[subprocess.Popen, str]:
     # the same endpoint `make run` starts: moto plus our sequence-number and concurrency fixes
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_runtime.local_aws_server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "edp_local.aws_endpoint.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -154,7 +154,7 @@ def spark_drain(
     endpoint: str, max_records: int, workdir: Path, stream: str = STREAM
 ) -> tuple[float, int, list[dict[str, Any]]]:
     """The source in Spark into Delta (availableNow); return (seconds, rows in table, batch progress)."""
-    from spark_runtime.session import get_spark
+    from edp.spark_runtime.session import get_spark
 
     spark = get_spark("benchmark-kinesis-source")
     register(spark)

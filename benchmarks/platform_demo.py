@@ -1,6 +1,6 @@
 """``make demo`` end to end at 100k and 1M events: wall time, where it goes, and the platform's peak memory.
 
-Each size runs ``python -m platform_demo`` in its own process, on a fresh isolated demo instance (the
+Each size runs ``python -m edp_local.demo`` in its own process, on a fresh isolated demo instance (the
 default ports, so ``make stop`` first), and reads back its JSON summary. Baselines measured in the same
 run: the idle platform's memory (sampled once every component is up, before any event is sent), and
 for wall time the smaller size: the slope between the two sizes is the per-event cost, the intercept
@@ -27,7 +27,15 @@ MEMORY_TARGET_MIB = 6 * 1024
 def run_demo(events: int, summary_path: Path) -> tuple[dict[str, Any], float, int]:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "platform_demo", "--events", str(events), "--summary-json", str(summary_path)],
+        [
+            sys.executable,
+            "-m",
+            "edp_local.demo",
+            "--events",
+            str(events),
+            "--summary-json",
+            str(summary_path),
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
         capture_output=True,

@@ -63,11 +63,11 @@ for _path in (ROOT, ROOT / "include" / "spark", ROOT / "include"):  # runnable w
 
 import stream_events  # noqa: E402 - after the path set-up above
 
-from lake_layout import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS  # noqa: E402
-from load_generator.catalog import load_catalog  # noqa: E402
-from load_generator.plan import EventPlan, PlanOptions  # noqa: E402
-from load_generator.sender import percentile  # noqa: E402
-from spark_runtime.submit import spark_submit_argv, spark_submit_env  # noqa: E402
+from edp.batch.seeds.catalog import load_catalog  # noqa: E402
+from edp.lake import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS  # noqa: E402
+from edp.spark_runtime.submit import spark_submit_argv, spark_submit_env  # noqa: E402
+from edp_local.load_generator.plan import EventPlan, PlanOptions  # noqa: E402
+from edp_local.load_generator.sender import percentile  # noqa: E402
 from tests.events import envelopes  # noqa: E402
 
 SCRIPT = ROOT / "include" / "spark" / "stream_events.py"
@@ -194,7 +194,7 @@ class Platform:
         # the same endpoint `make run` starts: moto plus our sequence-number and concurrency fixes
         process = self.processes.spawn(
             "moto",
-            [sys.executable, "-m", "local_runtime.local_aws_server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "edp_local.aws_endpoint.server", "-H", "127.0.0.1", "-p", str(port)],
             env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
         )
         self.moto_url = f"http://127.0.0.1:{port}"
@@ -210,7 +210,7 @@ class Platform:
         return name
 
     def start_gateway(self, stream: str) -> tuple[str, subprocess.Popen]:
-        """``python -m local_gateway`` configured like ``make run``, writing to ``stream``."""
+        """``python -m edp_local.gateway`` configured like ``make run``, writing to ``stream``."""
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM", "AWS_", "INGEST_"))}
         env.update(
@@ -226,7 +226,7 @@ class Platform:
             AWS_DEFAULT_REGION=REGION,
             INGEST_API_KEYS=json.dumps({API_KEY: "bench-streaming"}),
         )
-        argv = [sys.executable, "-m", "local_gateway", "--host", "127.0.0.1", "--port", str(port)]
+        argv = [sys.executable, "-m", "edp_local.gateway", "--host", "127.0.0.1", "--port", str(port)]
         process = self.processes.spawn(f"gateway-{stream}", [*argv, "--log-level", "warning"], env)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/v1/health", process)

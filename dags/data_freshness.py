@@ -15,15 +15,15 @@ The alert goes through the platform's task failure callback to the SNS alert top
 key `freshness_deadline_missed/<incident id>`. Incident state: `.platform/incidents/` locally, the
 Variable `platform_incident__freshness_deadline_missed` on AWS. On AWS every reading is also published
 as the CloudWatch metric `EDP/Platform DataFreshnessSeconds`, watched by the `edp-platform-data-freshness`
-alarm. Logic lives in `include/data_freshness/`. Runbook: `docs/runbooks/freshness_deadline_missed.md`.
+alarm. Logic lives in `include/edp/monitoring/freshness.py`. Runbook: `docs/runbooks/freshness_deadline_missed.md`.
 """
 
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
 
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.runtime import runtime_config
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
+from edp.orchestration.runtime import runtime_config
 
 DEFAULT_MAX_AGE_SECONDS = 15 * 60
 
@@ -54,7 +54,7 @@ DEFAULT_MAX_AGE_SECONDS = 15 * 60
 def data_freshness() -> None:
     @task
     def check_silver_freshness(params: dict | None = None) -> dict:
-        from data_freshness import check_freshness, cloudwatch_publisher  # noqa: PLC0415 - task-time only
+        from edp.monitoring.freshness import check_freshness, cloudwatch_publisher  # noqa: PLC0415 - task-time only
 
         config = runtime_config()
         max_age = timedelta(seconds=float((params or {})["max_age_seconds"]))

@@ -29,11 +29,11 @@ from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag
 
-from lake_layout import SILVER_EVENTS
-from lake_layout.assets import table_asset, table_assets
-from lake_layout.gold import GOLD_TABLES
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.batch import GOLD_JOB, batch_job_tasks
+from edp.batch.tasks import GOLD_JOB, batch_job_tasks
+from edp.lake import SILVER_EVENTS
+from edp.lake.assets import table_asset, table_assets
+from edp.lake.gold import GOLD_TABLES
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
 
 
 @dag(

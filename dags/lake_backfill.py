@@ -26,11 +26,11 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
-from lake_layout.assets import table_asset, table_assets
-from lake_layout.gold import GOLD_TABLES
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.batch import GOLD_JOB, REPLAY_JOB, batch_job_tasks
+from edp.batch.tasks import GOLD_JOB, REPLAY_JOB, batch_job_tasks
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.assets import table_asset, table_assets
+from edp.lake.gold import GOLD_TABLES
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
 
 BRONZE_TO_SILVER, SILVER_TO_GOLD = "bronze_to_silver", "silver_to_gold"
 LAYERS = [BRONZE_TO_SILVER, SILVER_TO_GOLD]

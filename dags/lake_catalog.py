@@ -10,7 +10,7 @@ stay current as the streaming job and `gold_build` commit. Idempotent: existing 
 | environment | runs on | query it with |
 | --- | --- | --- |
 | `aws` | `AthenaOperator` (deferrable), workgroup `athena.workgroup`, results in `s3://<artifacts>/athena-results/` | the Athena console or any Athena client |
-| `local` | the same rendered SQL, recorded in `.platform/warehouse/lake_catalog.json` | `python -m warehouse.lake_catalog "SELECT ... FROM edp_lake.silver_events"` (DuckDB over delta-rs) |
+| `local` | the same rendered SQL, recorded in `.platform/warehouse/lake_catalog.json` | `python -m edp.serving.lake_catalog "SELECT ... FROM edp_lake.silver_events"` (DuckDB over delta-rs) |
 
 Table names are the lake names with `_` for `.`: `edp_lake.silver_events`, `edp_lake.gold_revenue_daily`.
 """
@@ -19,13 +19,13 @@ from datetime import timedelta
 
 from airflow.sdk import dag
 
-from lake_layout import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
-from lake_layout.assets import table_asset
-from lake_layout.gold import GOLD_TABLES
-from orchestration import platform_dag_kwargs, platform_default_args
-from platform_config import get_config
-from warehouse.names import sql_dir
-from warehouse.operators import athena_ddl_task
+from edp.config import get_config
+from edp.lake import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
+from edp.lake.assets import table_asset
+from edp.lake.gold import GOLD_TABLES
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
+from edp.serving.names import sql_dir
+from edp.serving.operators import athena_ddl_task
 
 CONFIG = get_config()
 DELTA_TABLES = (BRONZE_EVENTS, SILVER_EVENTS, QUARANTINE_EVENTS, *GOLD_TABLES.values())

@@ -22,10 +22,10 @@ from datetime import timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, dag
 
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
-from lake_layout.assets import table_assets
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.batch import COMPACTION_JOB, batch_job_tasks
+from edp.batch.tasks import COMPACTION_JOB, batch_job_tasks
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.assets import table_assets
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
 
 
 @dag(

@@ -18,11 +18,11 @@ from datetime import timedelta
 
 from airflow.sdk import dag
 
-from lake_layout import TABLES
-from lake_layout.assets import table_assets
-from lake_layout.gold import GOLD_TABLES
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.batch import COMPACTION_JOB, batch_job_tasks
+from edp.batch.tasks import COMPACTION_JOB, batch_job_tasks
+from edp.lake import TABLES
+from edp.lake.assets import table_assets
+from edp.lake.gold import GOLD_TABLES
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
 
 DELTA_TABLES = [
     spec

@@ -2,7 +2,7 @@
 ### Monitoring alarms
 
 Daily (and on demand), makes CloudWatch match the platform's alarm definitions in
-`include/monitoring/alarms.py`: creates missing alarms, updates changed ones, deletes retired
+`include/edp/monitoring/alarms.py`: creates missing alarms, updates changed ones, deletes retired
 `edp-platform-*` alarms, and ensures the Airflow task log group exists with its retention.
 `put_metric_alarm` is only called for alarms that differ, so runs are idempotent.
 
@@ -24,8 +24,8 @@ from datetime import timedelta
 
 from airflow.sdk import dag, task
 
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.runtime import runtime_config
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
+from edp.orchestration.runtime import runtime_config
 
 
 @dag(
@@ -42,7 +42,7 @@ def monitoring_alarms() -> None:
     def apply_cloudwatch_alarms() -> dict:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-        from monitoring import apply_platform_monitoring  # noqa: PLC0415
+        from edp.monitoring import apply_platform_monitoring  # noqa: PLC0415
 
         config = runtime_config()
 

@@ -23,15 +23,11 @@ from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task, teardown
 
-from orchestration import (
-    PLATFORM_UNHEALTHY,
-    PlatformAlertNotifier,
-    Severity,
-    health,
-    platform_dag_kwargs,
-    platform_default_args,
-)
-from orchestration.runtime import runtime_config
+from edp.alerting.alerts import PLATFORM_UNHEALTHY, Severity
+from edp.alerting.notifier import PlatformAlertNotifier
+from edp.monitoring import health
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
+from edp.orchestration.runtime import runtime_config
 
 CHECKS = ("check_local_runtime", "check_event_stream", "check_alert_topic")
 

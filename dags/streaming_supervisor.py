@@ -25,7 +25,7 @@ Every 3 minutes, keeps the streaming job (Kinesis -> bronze/silver/quarantine) r
 * `restart`: stop and start the job now, whatever its health; starts a fresh restart budget.
 
 On Databricks, a stop waits for the cancelled run to terminate in the triggerer (deferred), then starts
-the new run. Logic lives in `include/streaming_supervision/`. Runbook:
+the new run. Logic lives in `include/edp/stream/supervision/`. Runbook:
 `docs/runbooks/streaming_unrecoverable.md`.
 """
 
@@ -33,11 +33,12 @@ from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task, teardown
 
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
-from lake_layout.assets import table_assets
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.runtime import runtime_config
-from streaming_supervision import StreamingControlOperator, StreamingIncidentNotifier
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.assets import table_assets
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
+from edp.orchestration.runtime import runtime_config
+from edp.stream.supervision.notifier import StreamingIncidentNotifier
+from edp.stream.supervision.operators import StreamingControlOperator
 
 STEPS = ("apply_action", "check_health", "recover", "escalate")
 
@@ -73,7 +74,7 @@ def streaming_supervisor() -> None:
 
     @task(execution_timeout=timedelta(minutes=2))
     def check_health() -> dict:
-        from streaming_supervision.supervise import build, check_health  # noqa: PLC0415 - task-time only
+        from edp.stream.supervision.supervise import build, check_health  # noqa: PLC0415 - task-time only
 
         return check_health(build(runtime_config()))
 
@@ -84,7 +85,7 @@ def streaming_supervisor() -> None:
     def record_lake_updates(verdict: dict) -> dict:
         from airflow.exceptions import AirflowSkipException  # noqa: PLC0415 - task-time only
 
-        from streaming_supervision.lake_updates import stream_wrote_since  # noqa: PLC0415
+        from edp.stream.supervision.lake_updates import stream_wrote_since  # noqa: PLC0415
 
         context = get_current_context()
         since = context.get("data_interval_start") or context["dag_run"].run_after
@@ -97,13 +98,13 @@ def streaming_supervisor() -> None:
 
     @task(on_failure_callback=StreamingIncidentNotifier())
     def escalate() -> dict:
-        from streaming_supervision.supervise import build, escalate  # noqa: PLC0415
+        from edp.stream.supervision.supervise import build, escalate  # noqa: PLC0415
 
         return escalate(build(runtime_config()))
 
     @teardown
     def summarise() -> dict:
-        from streaming_supervision.supervise import build, summarise  # noqa: PLC0415
+        from edp.stream.supervision.supervise import build, summarise  # noqa: PLC0415
 
         ti = get_current_context()["ti"]
         return summarise(build(runtime_config()), {step: ti.xcom_pull(task_ids=step) for step in STEPS})

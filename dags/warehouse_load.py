@@ -26,23 +26,23 @@ naming the failing expectations (runbook: `docs/runbooks/quality_gate_failed.md`
 exactly the planned `event_date` partitions in one transaction, so clearing a run (or running the same
 interval again) leaves the same rows. **Manual runs / backfills**: trigger with `interval_start` and
 `interval_end` (ISO-8601, UTC). SQL files: `include/sql/` (rendered by Airflow; transpiled with sqlglot
-for DuckDB locally). Suites: `great_expectations/` (`python -m quality.build_context`).
+for DuckDB locally). Suites: `great_expectations/` (`python -m edp.quality.build_context`).
 """
 
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
-from lake_layout.assets import table_asset, table_assets
-from lake_layout.gold import GOLD_TABLES
-from orchestration import platform_dag_kwargs, platform_default_args
-from orchestration.runtime import runtime_config
-from platform_config import get_config
-from quality.operator import QualityGateOperator
-from warehouse.names import TEMPLATE_FILTERS, dashboard_asset, sql_dir, warehouse_assets
-from warehouse.operators import bi_refresh_task, warehouse_sql_task
-from warehouse.templating import PLAN_TASK_ID, redshift_params
+from edp.config import get_config
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.assets import table_asset, table_assets
+from edp.lake.gold import GOLD_TABLES
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
+from edp.orchestration.runtime import runtime_config
+from edp.quality.operator import QualityGateOperator
+from edp.serving.names import TEMPLATE_FILTERS, dashboard_asset, sql_dir, warehouse_assets
+from edp.serving.operators import bi_refresh_task, warehouse_sql_task
+from edp.serving.templating import PLAN_TASK_ID, redshift_params
 
 CONFIG = get_config()
 GOLD_ASSETS = table_assets(GOLD_TABLES.values())
@@ -88,8 +88,8 @@ SQL_PARAMS = redshift_params(CONFIG, PLAN_TASK_ID)
 def warehouse_load() -> None:
     @task(task_id=PLAN_TASK_ID)
     def plan_load() -> dict:
-        from warehouse.lake_io import storage_options  # noqa: PLC0415 - task-time only
-        from warehouse.plan import build_plan, interval_from_context  # noqa: PLC0415
+        from edp.lake.reader import storage_options  # noqa: PLC0415 - task-time only
+        from edp.serving.plan import build_plan, interval_from_context  # noqa: PLC0415
 
         context = get_current_context()
         config = runtime_config()
@@ -112,9 +112,9 @@ def warehouse_load() -> None:
 
     @task
     def export_gold() -> dict:
-        from warehouse.export import export_gold as export  # noqa: PLC0415
-        from warehouse.lake_io import storage_options  # noqa: PLC0415
-        from warehouse.plan import LoadPlan  # noqa: PLC0415
+        from edp.lake.reader import storage_options  # noqa: PLC0415
+        from edp.serving.export import export_gold as export  # noqa: PLC0415
+        from edp.serving.plan import LoadPlan  # noqa: PLC0415
 
         plan = LoadPlan.from_dict(get_current_context()["ti"].xcom_pull(task_ids=PLAN_TASK_ID))
         return export(plan, storage_options(runtime_config()))

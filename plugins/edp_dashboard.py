@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from platform_config import get_config
-from warehouse.names import DASHBOARD_URL_PREFIX, dashboard_dir
+from edp.config import get_config
+from edp.serving.names import DASHBOARD_URL_PREFIX, dashboard_dir
 
 PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>KPI dashboard</title></head>
 <body style="font-family: system-ui, sans-serif; margin: 40px; max-width: 720px">

@@ -2,7 +2,7 @@
 
 A function is a directory ``include/lambda/<name>/`` with a ``lambda.toml``::
 
-    handler = "ingest_api.handler.lambda_handler"   # module path . function
+    handler = "edp.ingest.handler.lambda_handler"   # module path . function
     runtime = "python3.12"
     architecture = "x86_64"                         # or "arm64"
     shared_packages = ["event_contract", "platform_config"]   # vendored from include/
@@ -122,8 +122,10 @@ def load_spec(directory: Path) -> FunctionSpec:
         raise BuildError(f"{path}: runtime must look like 'python3.12', got {runtime!r}")
     if architecture not in PLATFORMS:
         raise BuildError(f"{path}: architecture must be one of {sorted(PLATFORMS)}, got {architecture!r}")
-    if not isinstance(shared, list) or not all(isinstance(p, str) and p.isidentifier() for p in shared):
-        raise BuildError(f"{path}: shared_packages must be a list of package names, got {shared!r}")
+    if not isinstance(shared, list) or not all(
+        isinstance(p, str) and all(part.isidentifier() for part in p.split(".")) for p in shared
+    ):
+        raise BuildError(f"{path}: shared_packages must be a list of (dotted) package names, got {shared!r}")
     return FunctionSpec(
         name=directory.name,
         directory=directory,
@@ -289,11 +291,18 @@ def _copy_entry(source: Path, destination: Path, what: str) -> None:
 
 
 def copy_shared_packages(spec: FunctionSpec, staging: Path, source_root: Path) -> None:
+    """Each package with its parent packages' ``__init__.py`` (``edp.ingest`` needs ``edp/__init__.py``)."""
     for package in spec.shared_packages:
-        source = source_root / SHARED_DIR / package
+        parts = package.split(".")
+        source = source_root / SHARED_DIR / Path(*parts)
         if not (source / "__init__.py").is_file():
             raise BuildError(f"{spec.name}: shared package {package!r} not found at {source}")
-        _copy_entry(source, staging / package, f"{spec.name}: shared package")
+        for depth in range(1, len(parts)):
+            parent = Path(*parts[:depth]) / "__init__.py"
+            if not (staging / parent).exists():
+                (staging / parent).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source_root / SHARED_DIR / parent, staging / parent)
+        _copy_entry(source, staging / Path(*parts), f"{spec.name}: shared package")
 
 
 def copy_function_source(spec: FunctionSpec, staging: Path) -> None:

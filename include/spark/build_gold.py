@@ -6,7 +6,7 @@ Runs unchanged as a Glue 5 job (``--datalake-formats delta``), as a Databricks j
     build_gold.py --start 2025-06-01T10:00:00+00:00 --end 2025-06-01T11:00:00+00:00 [--tables sessions,funnel_daily]
 
 Which partitions an interval rebuilds (its dates, the dates of late rows that arrived in it, and what
-WAU and sessions need around them) is defined in ``batch_jobs.intervals.GoldPlan``; each table's
+WAU and sessions need around them) is defined in ``edp.lake.intervals.GoldPlan``; each table's
 partitions are replaced in one Delta ``replaceWhere`` commit, so a rerun yields identical tables.
 Prints one JSON summary line on stdout.
 """
@@ -21,18 +21,18 @@ from pathlib import Path
 
 # On Databricks the script runs from the synced repository without --py-files: make include/ importable.
 try:
-    import batch_jobs  # noqa: F401
+    import edp  # noqa: F401
 except ModuleNotFoundError:  # pragma: no cover - exercised on Databricks only
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from batch_jobs.cli import (
+from edp.batch.cli import (
     add_common_arguments,
     configure_logging,
     job_session,
     parse_job_args,
     stop_local_session,
 )
-from batch_jobs.intervals import parse_interval
+from edp.lake.intervals import parse_interval
 
 APP_NAME = "build_gold"
 
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    from batch_jobs.gold_build import build_gold_tables, select_tables  # noqa: PLC0415 - needs pyspark
+    from edp.batch.gold_build import build_gold_tables, select_tables  # noqa: PLC0415 - needs pyspark
 
     tables = select_tables(args.table_names)
     spark = job_session(APP_NAME, argv)

@@ -25,20 +25,20 @@ from typing import TYPE_CHECKING, Any
 
 # On Databricks the script runs from the synced repository without --py-files: make include/ importable.
 try:
-    import batch_jobs  # noqa: F401
+    import edp  # noqa: F401
 except ModuleNotFoundError:  # pragma: no cover - exercised on Databricks only
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from batch_jobs.cli import (
+from edp.batch.cli import (
     add_common_arguments,
     configure_logging,
     job_session,
     parse_job_args,
     stop_local_session,
 )
-from batch_jobs.intervals import parse_interval
-from batch_jobs.policy import DEFAULT_TARGET_FILE_MB, DEFAULT_ZORDER, MIN_VACUUM_RETENTION_HOURS
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
+from edp.batch.policy import DEFAULT_TARGET_FILE_MB, DEFAULT_ZORDER, MIN_VACUUM_RETENTION_HOURS
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.intervals import parse_interval
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -95,7 +95,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def optimize(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
-    from batch_jobs import compaction  # noqa: PLC0415 - needs pyspark
+    from edp.batch import compaction  # noqa: PLC0415 - needs pyspark
 
     compaction.set_target_file_size(spark, args.target_file_mb)
     silver = spark.read.format("delta").load(SILVER_EVENTS.path(args.lake_root))
@@ -112,9 +112,9 @@ def optimize(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def vacuum(spark: SparkSession, args: argparse.Namespace) -> dict[str, Any]:
-    from batch_jobs import compaction  # noqa: PLC0415
-    from lake_layout import TABLES  # noqa: PLC0415
-    from lake_layout.gold import GOLD_TABLES  # noqa: PLC0415
+    from edp.batch import compaction  # noqa: PLC0415
+    from edp.lake import TABLES  # noqa: PLC0415
+    from edp.lake.gold import GOLD_TABLES  # noqa: PLC0415
 
     specs = list({spec.name: spec for spec in [*TABLES.values(), *GOLD_TABLES.values()]}.values())
     done = compaction.vacuum_tables(spark, specs, args.lake_root, args.retention_hours)

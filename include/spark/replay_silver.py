@@ -9,7 +9,7 @@ orjson,fastjsonschema``), as a Databricks job and locally under ``spark-submit``
 
 ``merge`` (default) re-derives silver from bronze ``ingest_date`` partitions in the range and inserts
 the missing rows (insert-only MERGE, idempotent). ``rebuild`` replaces silver ``event_date`` partitions
-in the range atomically with rows re-derived from bronze; see ``batch_jobs.replay``. The PII salt comes
+in the range atomically with rows re-derived from bronze; see ``edp.batch.replay``. The PII salt comes
 from ``PII_HASH_SALT`` / ``PII_HASH_SALT_SECRET_ID`` (``--pii-salt-secret-id`` sets the latter).
 Prints one JSON summary line on stdout.
 """
@@ -27,22 +27,22 @@ from pathlib import Path
 
 # On Databricks the script runs from the synced repository without --py-files: make include/ importable.
 try:
-    import batch_jobs  # noqa: F401
+    import edp  # noqa: F401
 except ModuleNotFoundError:  # pragma: no cover - exercised on Databricks only
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from batch_jobs.cli import (
+from edp.batch.cli import (
     add_common_arguments,
     configure_logging,
     job_session,
     parse_job_args,
     stop_local_session,
 )
-from batch_jobs.intervals import MAX_INTERVAL_DAYS
+from edp.lake.intervals import MAX_INTERVAL_DAYS
 
 APP_NAME = "replay_silver"
 MODES = ("merge", "rebuild")
-SECRET_ID_VAR = "PII_HASH_SALT_SECRET_ID"  # noqa: S105 - a variable name (event_pipeline.pii reads it)
+SECRET_ID_VAR = "PII_HASH_SALT_SECRET_ID"  # noqa: S105 - a variable name (edp.stream.pii reads it)
 
 
 def _bool(value: str) -> bool:
@@ -83,8 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    from batch_jobs import replay  # noqa: PLC0415 - needs pyspark
-    from event_pipeline.pii import load_pii_salt  # noqa: PLC0415
+    from edp.batch import replay  # noqa: PLC0415 - needs pyspark
+    from edp.stream.pii import load_pii_salt  # noqa: PLC0415
 
     salt = load_pii_salt()  # before the JVM starts: a missing salt fails fast
     spark = job_session(APP_NAME, argv)

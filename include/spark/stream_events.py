@@ -5,7 +5,7 @@ under ``spark-submit`` (source ``format("kinesis_local")`` against moto's Kinesi
 
     argv = spark_submit_argv(Path("include/spark/stream_events.py"), ["--available-now"], packages=PACKAGES)
 
-Each micro-batch goes through :class:`event_pipeline.writer.MicroBatchWriter` (idempotent appends and
+Each micro-batch goes through :class:`edp.stream.writer.MicroBatchWriter` (idempotent appends and
 an insert-only MERGE); tables, checkpoint and metrics locations come from :mod:`lake_layout`.
 ``--available-now`` processes what the stream holds at start and exits (tests, backfills); otherwise a
 processing-time trigger runs until SIGTERM/SIGINT, which stops the query cleanly between batches.
@@ -25,34 +25,22 @@ from typing import TYPE_CHECKING, Any
 
 # On Databricks the script runs from the synced repository without --py-files: make include/ importable.
 try:
-    import lake_layout  # noqa: F401
+    import edp  # noqa: F401
 except ModuleNotFoundError:  # pragma: no cover - exercised on Databricks only
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lake_layout import (
-    STREAM_EVENTS_QUERY,
-    checkpoint_path,
-    source_metrics_path,
-    streaming_metrics_path,
-)
-from platform_config import get_config
-from spark_runtime.session import on_databricks
+from edp.config import get_config
+from edp.lake import STREAM_EVENTS_QUERY, checkpoint_path, source_metrics_path, streaming_metrics_path
+from edp.spark_runtime.session import on_databricks
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
-    from event_pipeline.metrics import MetricsSink
+    from edp.stream.metrics import MetricsSink
 
-PACKAGES = (
-    "lake_layout",
-    "event_pipeline",
-    "platform_config",
-    "spark_runtime",
-    "event_contract",
-    "kinesis_source",
-)
-"""What ``spark-submit --py-files`` must ship for this script (see ``spark_runtime.submit``)."""
+PACKAGES = ("edp",)
+"""What ``spark-submit --py-files`` must ship for this script (see ``edp.spark_runtime.submit``)."""
 
 DEFAULT_TRIGGER_SECONDS = 3.0
 # Admission control per micro-batch. A backlog drains in large batches because each batch costs ~3.8 s
@@ -110,7 +98,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def read_stream(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
-    """The Kinesis stream as rows of ``event_pipeline.transforms.KINESIS_RECORD_SCHEMA``."""
+    """The Kinesis stream as rows of ``edp.stream.transforms.KINESIS_RECORD_SCHEMA``."""
     if args.source == "kinesis":
         reader = (
             spark.readStream.format("kinesis")
@@ -123,7 +111,7 @@ def read_stream(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
             reader = reader.option("endpoint", args.endpoint_url)
         return reader.load()
 
-    import kinesis_source  # noqa: PLC0415 - the local source only; Databricks ships its own
+    import edp.stream.kinesis_source as kinesis_source  # noqa: PLC0415 - the local source only; Databricks ships its own
 
     kinesis_source.register(spark)
     reader = (
@@ -140,7 +128,7 @@ def read_stream(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
 
 
 def metrics_sink(args: argparse.Namespace) -> MetricsSink | None:
-    from event_pipeline.metrics import CloudWatchSink, FileSink  # noqa: PLC0415
+    from edp.stream.metrics import CloudWatchSink, FileSink  # noqa: PLC0415
 
     if args.metrics_sink == "file":
         return FileSink(args.metrics_path)
@@ -170,11 +158,11 @@ class _StopRequest:
 
 def run(spark: SparkSession, args: argparse.Namespace) -> StreamingQuery:
     """Start the query, wait for it to end (bounded run or stop signal), and return it."""
-    from event_pipeline.listener import StreamingHealthListener  # noqa: PLC0415
-    from event_pipeline.metrics import HealthTracker, lag_from_progress, lag_from_source_file  # noqa: PLC0415
-    from event_pipeline.pii import load_pii_salt  # noqa: PLC0415
-    from event_pipeline.tables import ensure_streaming_tables  # noqa: PLC0415
-    from event_pipeline.writer import MicroBatchWriter  # noqa: PLC0415
+    from edp.stream.listener import StreamingHealthListener  # noqa: PLC0415
+    from edp.stream.metrics import HealthTracker, lag_from_progress, lag_from_source_file  # noqa: PLC0415
+    from edp.stream.pii import load_pii_salt  # noqa: PLC0415
+    from edp.stream.tables import ensure_streaming_tables  # noqa: PLC0415
+    from edp.stream.writer import MicroBatchWriter  # noqa: PLC0415
 
     salt = load_pii_salt()
     ensure_streaming_tables(spark, args.lake_root)
@@ -226,7 +214,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> StreamingQuery:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from spark_runtime.session import get_spark  # noqa: PLC0415 - after argparse, so --help needs no JVM
+    from edp.spark_runtime.session import get_spark  # noqa: PLC0415 - after argparse, so --help needs no JVM
 
     spark = get_spark(args.query_name, extra_conf={"spark.sql.session.timeZone": "UTC"})
     try:

@@ -30,7 +30,7 @@ DAGS_DIR = REPO_ROOT / "dags"
 PROJECT_CODE_DIRS = (REPO_ROOT / "include", REPO_ROOT / "plugins")
 PARSE_BUDGET_S = 1.0
 PLATFORM_ENVS = ("local", "aws")
-# Connection types for the stub AIRFLOW_CONN_* values, by field of platform_config.ConnectionIds.
+# Connection types for the stub AIRFLOW_CONN_* values, by field of edp.config.ConnectionIds.
 STUB_CONN_TYPES = {
     "aws": "aws",
     "athena": "aws",
@@ -80,7 +80,7 @@ def isolate_environment(mp: pytest.MonkeyPatch, platform_env: str, tmp: Path) ->
     mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
     mp.setenv("PLATFORM_ENV", platform_env)
 
-    from platform_config import ConnectionIds
+    from edp.config import ConnectionIds
 
     for field in dataclasses.fields(ConnectionIds):
         conn_id = getattr(ConnectionIds(), field.name)

@@ -74,7 +74,7 @@ def demo_env(tmp: Path) -> dict[str, str]:
 
 def stop_platform(env: dict[str, str]) -> None:
     subprocess.run(
-        [sys.executable, "-m", "local_runtime", "down"],
+        [sys.executable, "-m", "edp_local.runtime", "down"],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT / "include")},
         capture_output=True,

@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
-from lake_layout.gold import GOLD_TABLES
-from local_runtime.environment import ADMIN_USER, DEFAULT_ADMIN_PASSWORD
-from platform_config import get_config
+from edp.config import get_config
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.gold import GOLD_TABLES
+from edp.serving.names import FACT_TABLES, dashboard_asset
+from edp_local.runtime.environment import ADMIN_USER, DEFAULT_ADMIN_PASSWORD
 from tests.e2e.browser import (
     GRAPH_VIEWPORT,
     REPO_ROOT,
@@ -43,7 +44,6 @@ from tests.e2e.browser import (
     show_dag_graph,
     sign_in_to_airflow,
 )
-from warehouse.names import FACT_TABLES, dashboard_asset
 
 pytestmark = [
     pytest.mark.e2e,

@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
-from lake_layout import SILVER_EVENTS
-from lake_layout.gold import GOLD_APP_ERRORS_DAILY, GOLD_REVENUE_DAILY, GOLD_TABLES
+from edp.lake import SILVER_EVENTS
+from edp.lake.gold import GOLD_APP_ERRORS_DAILY, GOLD_REVENUE_DAILY, GOLD_TABLES
 
 # make demo runs in the first test's setup: allow it its own timeout and the test's on top.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(2400)]

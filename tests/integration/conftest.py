@@ -20,7 +20,7 @@ import boto3
 import pytest
 from pyspark.sql import SparkSession
 
-from spark_runtime.session import get_spark
+from edp.spark_runtime.session import get_spark
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +87,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_runtime.local_aws_server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "edp_local.aws_endpoint.server", "-H", "127.0.0.1", "-p", str(port)],
             env={**os.environ, "PYTHONPATH": str(ROOT / "include")},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -144,7 +144,7 @@ GatewayFactory = Callable[..., str]
 def gateway_factory(
     moto_server: str, kinesis_client, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayFactory]:
-    """Start ``python -m local_gateway`` processes configured like ``make run`` does; yields a factory.
+    """Start ``python -m edp_local.gateway`` processes configured like ``make run`` does; yields a factory.
 
     ``factory(stream=..., spec=None, containers=1)`` creates the stream, starts a gateway whose
     platform config points at the moto server and that stream, waits for ``/v1/health`` and returns
@@ -173,7 +173,7 @@ def gateway_factory(
         command = [
             sys.executable,
             "-m",
-            "local_gateway",
+            "edp_local.gateway",
             "--host",
             "127.0.0.1",
             "--containers",
@@ -369,7 +369,7 @@ def alert_path(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> It
             log = workdir / f"{name}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", "local_alerting", *args],
+                    [sys.executable, "-m", "edp_local.alerting", *args],
                     cwd=ROOT,
                     env=env,
                     stdout=out,

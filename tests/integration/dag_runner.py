@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from batch_jobs.intervals import Interval
+from edp.lake.intervals import Interval
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = "warehouse_load.py"
@@ -28,9 +28,9 @@ def run_in_child(dag_path: str, interval_start: str, interval_end: str, result_p
 
     from airflow.utils.db import initdb
 
-    from platform_config import get_config
+    from edp.config import get_config
+    from edp.serving.names import dashboard_dir
     from tests.integration.serving_lake import fact_snapshot, scalar
-    from warehouse.names import dashboard_dir
 
     initdb()
     spec = importlib.util.spec_from_file_location("warehouse_load", dag_path)

@@ -16,15 +16,15 @@ import deltalake
 import pyarrow as pa
 from pyspark.sql import SparkSession
 
-from batch_jobs.gold_build import build_gold_tables
-from batch_jobs.intervals import Interval, parse_interval
-from lake_layout import BRONZE_EVENTS
-from platform_config import PlatformConfig
+from edp.batch.gold_build import build_gold_tables
+from edp.config import PlatformConfig
+from edp.lake import BRONZE_EVENTS
+from edp.lake.intervals import Interval, parse_interval
+from edp.serving.arrow_schemas import bronze_arrow_schema
+from edp.serving.local_warehouse import LocalWarehouse
+from edp.serving.names import FACT_TABLES, local_warehouse_path
+from edp.serving.templating import PLAN_TASK_ID, redshift_params, render_sql_file
 from tests.integration.silver_rows import append_silver, event, item
-from warehouse.arrow_schemas import bronze_arrow_schema
-from warehouse.local_warehouse import LocalWarehouse
-from warehouse.names import FACT_TABLES, local_warehouse_path
-from warehouse.templating import PLAN_TASK_ID, redshift_params, render_sql_file
 
 INTERVAL = parse_interval("2025-06-01T00:00:00+00:00", "2025-06-02T00:00:00+00:00")
 LOAD_SQL = (

@@ -12,9 +12,9 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from event_pipeline.tables import ensure_table
-from lake_layout import SILVER_EVENTS, silver_columns
-from lake_layout.spark_schemas import silver_schema
+from edp.lake import SILVER_EVENTS, silver_columns
+from edp.lake.spark_schemas import silver_schema
+from edp.stream.tables import ensure_table
 
 _ids = itertools.count(1)
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, task
 
-from orchestration import platform_default_args
+from edp.orchestration.defaults import platform_default_args
 
 with DAG(
     "alert_path_probe",

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
-from lake_layout.gold import GOLD_REVENUE_DAILY
-from orchestration.batch import GOLD_JOB, argv, job_arguments
-from orchestration.spark_submit import SparkSubmitFailedError, SparkSubmitLocalOperator
-from platform_config import get_config
+from edp.batch.spark_submit import SparkSubmitFailedError, SparkSubmitLocalOperator
+from edp.batch.tasks import GOLD_JOB, argv, job_arguments
+from edp.config import get_config
+from edp.lake.gold import GOLD_REVENUE_DAILY
 from tests.integration.silver_rows import append_silver, event, item
 
 pytestmark = pytest.mark.integration

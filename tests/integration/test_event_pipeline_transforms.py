@@ -17,8 +17,10 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType, TimestampType
 from pyspark.testing import assertDataFrameEqual
 
-from event_pipeline.tables import SchemaEvolutionError, ensure_streaming_tables, ensure_table, schema_changes
-from event_pipeline.transforms import (
+from edp.lake import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
+from edp.lake.spark_schemas import bronze_schema, quarantine_schema, silver_schema
+from edp.stream.tables import SchemaEvolutionError, ensure_streaming_tables, ensure_table, schema_changes
+from edp.stream.transforms import (
     KINESIS_RECORD_SCHEMA,
     apply_pii_policy,
     dedupe_within_batch,
@@ -26,9 +28,7 @@ from event_pipeline.transforms import (
     split_valid_invalid,
     to_bronze,
 )
-from event_pipeline.writer import MicroBatchWriter
-from lake_layout import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
-from lake_layout.spark_schemas import bronze_schema, quarantine_schema, silver_schema
+from edp.stream.writer import MicroBatchWriter
 from tests.events import envelopes
 
 pytestmark = pytest.mark.integration

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import yaml
 
-from load_generator.catalog import load_catalog
-from load_generator.plan import EventPlan, PlanOptions, break_event
-from local_gateway.lambda_runtime import FunctionConfig, ProcessInvoker
-from local_gateway.spec import default_spec_path
+from edp.batch.seeds.catalog import load_catalog
+from edp_local.gateway.lambda_runtime import FunctionConfig, ProcessInvoker
+from edp_local.gateway.spec import default_spec_path
+from edp_local.load_generator.plan import EventPlan, PlanOptions, break_event
 
 pytestmark = pytest.mark.integration
 
@@ -151,7 +151,7 @@ def test_the_load_generator_run_reconciles_with_the_stream(
 ) -> None:
     ids_file = tmp_path / "expected-ids.txt"
     command = [
-        sys.executable, "-m", "load_generator",
+        sys.executable, "-m", "edp_local.load_generator",
         "--endpoint", gateway, "--api-key", "it-loadgen-key",
         "--count", "400", "--rate", "400", "--batch-size", "25", "--seed", "42",
         "--duplicate-fraction", "0.05", "--late-fraction", "0.2",

@@ -1,7 +1,7 @@
 """Gold builds on a local Spark with Delta: values against a plain-Python reference, reruns, late rows.
 
 The dataset is small and fixed; every expected value is recomputed here from the same rows with plain
-Python (no Spark), following the definitions in ``lake_layout.gold``.
+Python (no Spark), following the definitions in ``edp.lake.gold``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from batch_jobs.gold_build import build_gold_tables, select_tables
-from batch_jobs.intervals import day_interval, parse_interval
-from lake_layout.gold import (
+from edp.batch.gold_build import build_gold_tables, select_tables
+from edp.lake.gold import (
     GOLD_APP_ERRORS_DAILY,
     GOLD_DAILY_ACTIVE_USERS,
     GOLD_FUNNEL_DAILY,
@@ -32,6 +31,7 @@ from lake_layout.gold import (
     GOLD_TABLES,
     gold_columns,
 )
+from edp.lake.intervals import day_interval, parse_interval
 from tests.integration.silver_rows import append_silver, event, item
 
 pytestmark = pytest.mark.integration
@@ -317,8 +317,8 @@ def read_csv(path: Path) -> dict[str, dict[str, str]]:
 
 
 def expected_revenue(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    catalog = read_csv(ROOT / "include" / "load_generator" / "product_catalog.csv")
-    geo = read_csv(ROOT / "include" / "seeds" / "geo_countries.csv")
+    catalog = read_csv(ROOT / "include" / "edp" / "batch" / "seeds" / "product_catalog.csv")
+    geo = read_csv(ROOT / "include" / "edp" / "batch" / "seeds" / "geo_countries.csv")
     orders: dict[tuple[date, str], dict[str, Any]] = {}
     for r in sorted(
         (r for r in rows if r["event_type"] == "purchase"), key=lambda r: (r["occurred_at"], r["event_id"])

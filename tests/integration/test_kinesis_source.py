@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from kinesis_source import KinesisSourceOptions, KinesisStreamReader, register
+from edp.stream.kinesis_source import KinesisSourceOptions, KinesisStreamReader, register
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from batch_jobs.compaction import (
+from edp.batch.compaction import (
     MIN_VACUUM_RETENTION_HOURS,
     RetentionTooShortError,
     bronze_partitions,
@@ -18,10 +18,10 @@ from batch_jobs.compaction import (
     silver_partitions,
     vacuum_tables,
 )
-from batch_jobs.intervals import parse_interval
-from event_pipeline.tables import ensure_table
-from event_pipeline.transforms import KINESIS_RECORD_SCHEMA, to_bronze
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.intervals import parse_interval
+from edp.stream.tables import ensure_table
+from edp.stream.transforms import KINESIS_RECORD_SCHEMA, to_bronze
 from tests.integration.silver_rows import append_silver, event
 
 pytestmark = pytest.mark.integration

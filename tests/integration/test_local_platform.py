@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_runtime.supervisor import RUN_MARKER
+from edp_local.runtime.supervisor import RUN_MARKER
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def free_port() -> int:
 
 def runtime(env: dict[str, str], *args: str, timeout: float = 360) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "local_runtime", *args],
+        [sys.executable, "-m", "edp_local.runtime", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -17,8 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_runtime.services import HttpHealthCheck, MetricsFreshnessCheck, ServiceSpec
-from local_runtime.supervisor import (
+from edp.config import PlatformConfig, get_config
+from edp_local.runtime.services import HttpHealthCheck, MetricsFreshnessCheck, ServiceSpec
+from edp_local.runtime.supervisor import (
     RUN_MARKER,
     SERVICE_MARKER,
     StartupError,
@@ -27,7 +28,6 @@ from local_runtime.supervisor import (
     UnknownServiceError,
     pid_alive,
 )
-from platform_config import PlatformConfig, get_config
 
 pytestmark = pytest.mark.integration
 
@@ -253,7 +253,7 @@ def cli(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         PYTHONPATH=str(ROOT / "include"), PLATFORM_ENV="local", PLATFORM__LOCAL_STATE_DIR=str(state_dir)
     )
     return subprocess.run(
-        [sys.executable, "-m", "local_runtime", *args],
+        [sys.executable, "-m", "edp_local.runtime", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from local_runtime.services import HttpHealthCheck, ServiceSpec
-from local_runtime.supervisor import RUN_MARKER, PortInUseError, StartupError, Supervisor, port_is_free
-from platform_config import PlatformConfig, get_config
+from edp.config import PlatformConfig, get_config
+from edp_local.runtime.services import HttpHealthCheck, ServiceSpec
+from edp_local.runtime.supervisor import RUN_MARKER, PortInUseError, StartupError, Supervisor, port_is_free
 
 pytestmark = pytest.mark.integration
 

@@ -12,17 +12,17 @@ import deltalake
 import pyarrow as pa
 import pytest
 
-from batch_jobs.intervals import parse_interval
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
-from orchestration.failures import QualityGateFailed
-from platform_config import PlatformConfig, get_config
-from quality.build_context import build_into, differences, managed_paths
-from quality.context import gx_dir
-from quality.gate import run_gate
-from quality.records import latest_records
+from edp.alerting.failures import QualityGateFailed
+from edp.config import PlatformConfig, get_config
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.lake.intervals import parse_interval
+from edp.quality.build_context import build_into, differences, managed_paths
+from edp.quality.context import gx_dir
+from edp.quality.gate import run_gate
+from edp.quality.records import latest_records
+from edp.serving.arrow_schemas import silver_arrow_schema
+from edp.serving.plan import build_plan
 from tests.integration.serving_lake import bronze_table, silver_dataset
-from warehouse.arrow_schemas import silver_arrow_schema
-from warehouse.plan import build_plan
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def test_the_committed_context_is_exactly_what_the_builder_produces(config, tmp_
     second = build_into(tmp_path / "two" / "great_expectations", config)
     assert digest(first) == digest(second), "building twice must give identical files"
     assert differences(first, gx_dir(config)) == [], (
-        "run `python -m quality.build_context` and commit the result"
+        "run `python -m edp.quality.build_context` and commit the result"
     )
 
 

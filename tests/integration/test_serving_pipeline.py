@@ -19,16 +19,16 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from lake_layout.gold import GOLD_DAILY_ACTIVE_USERS, GOLD_FUNNEL_DAILY, GOLD_REVENUE_DAILY
-from orchestration.alerts import QUALITY_GATE_FAILED, build_failure_alert
-from orchestration.failures import QualityGateFailed
-from platform_config import PlatformConfig, get_config
-from quality.gate import run_gate
-from quality.records import latest_records
+from edp.alerting.alerts import QUALITY_GATE_FAILED, build_failure_alert
+from edp.alerting.failures import QualityGateFailed
+from edp.config import PlatformConfig, get_config
+from edp.lake.gold import GOLD_DAILY_ACTIVE_USERS, GOLD_FUNNEL_DAILY, GOLD_REVENUE_DAILY
+from edp.quality.gate import run_gate
+from edp.quality.records import latest_records
+from edp.serving.export import export_gold
+from edp.serving.plan import LoadPlan, build_plan
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.integration.serving_lake import INTERVAL, build_lake, fact_snapshot, run_load_sql, scalar
-from warehouse.export import export_gold
-from warehouse.plan import LoadPlan, build_plan
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -210,10 +210,10 @@ def test_the_warehouse_load_dag_publishes_a_clean_interval_and_blocks_a_corrupte
 
 
 def test_the_athena_ddl_registers_the_lake_for_ad_hoc_sql_locally(platform) -> None:
-    from lake_layout import SILVER_EVENTS
-    from lake_layout.gold import GOLD_TABLES
-    from warehouse.lake_catalog import LakeQueryEngine, LocalLakeCatalog
-    from warehouse.templating import render_sql_file
+    from edp.lake import SILVER_EVENTS
+    from edp.lake.gold import GOLD_TABLES
+    from edp.serving.lake_catalog import LakeQueryEngine, LocalLakeCatalog
+    from edp.serving.templating import render_sql_file
 
     config = platform["config"]
     catalog = LocalLakeCatalog(config.state_dir / "warehouse" / "lake_catalog.json")
@@ -252,10 +252,10 @@ def dashboard_server(platform) -> Iterator[str]:
     """The plugin's FastAPI app over the built dashboard, on a free loopback port."""
     import uvicorn
 
-    from dashboard.data import build_dashboard_data
-    from dashboard.site import write_site
+    from edp.serving.dashboard.data import build_dashboard_data
+    from edp.serving.dashboard.site import write_site
+    from edp.serving.names import dashboard_dir
     from edp_dashboard import create_app
-    from warehouse.names import dashboard_dir
 
     config = platform["config"]
     write_site(dashboard_dir(config), build_dashboard_data(config))

@@ -10,11 +10,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from batch_jobs.replay import ReplayWouldDropRowsError, replay_merge, replay_rebuild
-from event_pipeline.tables import ensure_streaming_tables
-from event_pipeline.transforms import KINESIS_RECORD_SCHEMA
-from event_pipeline.writer import MicroBatchWriter
-from lake_layout import BRONZE_EVENTS, SILVER_EVENTS
+from edp.batch.replay import ReplayWouldDropRowsError, replay_merge, replay_rebuild
+from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
+from edp.stream.tables import ensure_streaming_tables
+from edp.stream.transforms import KINESIS_RECORD_SCHEMA
+from edp.stream.writer import MicroBatchWriter
 from tests.events import envelopes
 
 pytestmark = pytest.mark.integration

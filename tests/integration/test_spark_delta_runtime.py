@@ -12,8 +12,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from spark_runtime.jars import jars_dir, local_jars
-from spark_runtime.submit import spark_submit_argv, spark_submit_env
+from edp.spark_runtime.jars import jars_dir, local_jars
+from edp.spark_runtime.submit import spark_submit_argv, spark_submit_env
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,9 @@ SUBMITTED_SCRIPT = textwrap.dedent(
     """
     import sys
 
-    import platform_config
-    import spark_runtime
-    from spark_runtime.session import get_spark
+    import edp.config
+    import edp.spark_runtime
+    from edp.spark_runtime.session import get_spark
 
     spark = get_spark("submit-smoke")
     spark.createDataFrame(
@@ -33,9 +33,9 @@ SUBMITTED_SCRIPT = textwrap.dedent(
     ).write.format("delta").save(sys.argv[1])
     # Python workers must see the zipped packages too, not just the driver.
     worker_path = spark.sparkContext.parallelize([0], 1).map(
-        lambda _: __import__("platform_config").__file__
+        lambda _: __import__("edp.config").config.__file__
     ).first()
-    print("driver-packages:", spark_runtime.__file__, platform_config.__file__)
+    print("driver-packages:", edp.spark_runtime.__file__, edp.config.__file__)
     print("worker-packages:", worker_path)
     print("jars-packages:", spark.sparkContext.getConf().get("spark.jars.packages"))
     spark.stop()

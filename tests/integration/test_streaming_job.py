@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from deltalake import DeltaTable
 
-from event_pipeline.metrics import read_health
-from lake_layout import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
-from spark_runtime.submit import spark_submit_argv, spark_submit_env
+from edp.lake import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
+from edp.spark_runtime.submit import spark_submit_argv, spark_submit_env
+from edp.stream.metrics import read_health
 from tests.events import envelopes
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """The streaming supervisor against the real streaming job (spark-submit, moto Kinesis, Delta lake).
 
 Each ``tick`` runs the DAG's four steps in order through the very functions its tasks call
-(``streaming_supervision.supervise``), with the local runtime's Supervisor as the controller:
+(``edp.stream.supervision.supervise``), with the local runtime's Supervisor as the controller:
 kill the job with SIGKILL and the supervisor restarts it and its heartbeats are fresh again;
 ``stop`` stops it and scheduled runs leave it down; a job that cannot start is restarted a bounded
 number of times, then given up on, and the ``streaming_unrecoverable`` alert reaches an SQS
@@ -25,13 +25,14 @@ from typing import Any
 import boto3
 import pytest
 
-from local_runtime.streaming_service import STREAMING_JOB
-from local_runtime.supervisor import RUN_MARKER, SERVICE_MARKER, Supervisor, pid_alive
-from platform_config import PlatformConfig, get_config
-from streaming_supervision import StreamingIncidentNotifier, supervise
-from streaming_supervision.health import HealthBounds
-from streaming_supervision.policy import RestartPolicy
-from streaming_supervision.supervise import Settings, StreamingUnrecoverableError, Supervision
+from edp.config import PlatformConfig, get_config
+from edp.stream.supervision import supervise
+from edp.stream.supervision.health import HealthBounds
+from edp.stream.supervision.notifier import StreamingIncidentNotifier
+from edp.stream.supervision.policy import RestartPolicy
+from edp.stream.supervision.supervise import Settings, StreamingUnrecoverableError, Supervision
+from edp_local.runtime.streaming_service import STREAMING_JOB
+from edp_local.runtime.supervisor import RUN_MARKER, SERVICE_MARKER, Supervisor, pid_alive
 from tests.events import envelopes
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]

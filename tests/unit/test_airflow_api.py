@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from local_runtime.airflow_api import (
+from edp_local.runtime.airflow_api import (
     AirflowApiError,
     AirflowClient,
     AirflowUnavailableError,

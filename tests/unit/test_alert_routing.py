@@ -14,13 +14,13 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from moto import mock_aws
 
-from data_freshness import FreshnessReading, check_freshness
-from monitoring.metrics import ALERTS_METRIC, NAMESPACE
-from orchestration import PlatformAlertNotifier
-from orchestration.alerts import build_failure_alert, failure_overrides
-from orchestration.failures import FreshnessDeadlineMissed, QualityGateFailed, raise_quality_gate_alert
-from orchestration.incidents import FileIncidentStore, open_or_continue, resolve
-from platform_config import get_config
+from edp.alerting.alerts import build_failure_alert, failure_overrides
+from edp.alerting.failures import FreshnessDeadlineMissed, QualityGateFailed, raise_quality_gate_alert
+from edp.alerting.incidents import FileIncidentStore, open_or_continue, resolve
+from edp.alerting.notifier import PlatformAlertNotifier
+from edp.config import get_config
+from edp.monitoring.freshness import FreshnessReading, check_freshness
+from edp.monitoring.metrics import ALERTS_METRIC, NAMESPACE
 
 pytestmark = pytest.mark.unit
 

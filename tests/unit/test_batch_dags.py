@@ -12,7 +12,7 @@ import pytest
 from airflow.sdk import CronDataIntervalTimetable, macros
 from airflow.sdk.exceptions import ParamValidationError
 
-from lake_layout.gold import GOLD_TABLES
+from edp.lake.gold import GOLD_TABLES
 
 pytestmark = pytest.mark.unit
 

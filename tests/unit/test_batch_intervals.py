@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from batch_jobs.intervals import (
+from edp.lake.intervals import (
     GoldPlan,
     Interval,
     closed_dates,
@@ -96,7 +96,7 @@ def test_partition_predicates_list_sorted_unique_sql_dates() -> None:
 
 
 def test_every_gold_table_knows_which_plan_dates_it_rebuilds() -> None:
-    from lake_layout.gold import GOLD_TABLES
+    from edp.lake.gold import GOLD_TABLES
 
     hour = parse_interval("2025-06-10T10:00:00Z", "2025-06-10T11:00:00Z")
     plan = GoldPlan.build(hour, late_dates=[d(8)], newest_silver_date=d(10))

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from batch_jobs.cli import on_glue
+from edp.batch.cli import on_glue
 
 pytestmark = pytest.mark.unit
 
@@ -116,7 +116,7 @@ def test_replay_arguments_are_checked_and_the_run_id_made_safe_for_delta() -> No
 
 
 def test_the_retention_floor_is_seven_days_and_longer_retentions_pass() -> None:
-    from batch_jobs.policy import RetentionTooShortError, check_retention
+    from edp.batch.policy import RetentionTooShortError, check_retention
 
     assert check_retention(168) == 168 and check_retention(720) == 720
     with pytest.raises(RetentionTooShortError, match="below the 168 h"):

@@ -11,7 +11,8 @@ import pytest
 from airflow.sdk import DAG, Asset
 from moto import mock_aws
 
-from orchestration.batch import (
+from edp.batch.spark_submit import SparkSubmitLocalOperator, json_object
+from edp.batch.tasks import (
     COMPACTION_JOB,
     GOLD_JOB,
     REPLAY_JOB,
@@ -19,9 +20,8 @@ from orchestration.batch import (
     batch_engine,
     batch_job_tasks,
 )
-from orchestration.spark_submit import SparkSubmitLocalOperator, json_object
-from platform_config import get_config
-from platform_config.settings import Environment
+from edp.config import get_config
+from edp.config.settings import Environment
 
 pytestmark = pytest.mark.unit
 
@@ -67,7 +67,7 @@ def test_the_local_environment_runs_the_script_under_spark_submit() -> None:
         "--end",
         ARGS["--end"],
     ]
-    assert {"batch_jobs", "seeds", "load_generator"} <= set(tasks.first.packages)
+    assert tasks.first.packages == ("edp",)
     assert list(dag.task_dict) == ["run_job"]
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from dashboard.data import build_dashboard_data
-from dashboard.site import ASSETS, inline_json, write_site
+from edp.config import PlatformConfig, get_config
+from edp.lake import streaming_metrics_path
+from edp.serving.dashboard.data import build_dashboard_data
+from edp.serving.dashboard.site import ASSETS, inline_json, write_site
+from edp.serving.names import DASHBOARD_URL_PREFIX
 from edp_dashboard import EdpDashboardPlugin, create_app
-from lake_layout import streaming_metrics_path
-from platform_config import PlatformConfig, get_config
-from warehouse.names import DASHBOARD_URL_PREFIX
 
 pytestmark = pytest.mark.unit
 
@@ -116,8 +116,8 @@ def test_the_plugin_mounts_under_the_dashboard_prefix_and_adds_a_nav_entry_local
 
 
 def test_status_resources_show_where_each_serving_piece_lives_and_the_latest_gates(config) -> None:
-    from quality.records import FileRecordStore
-    from warehouse.resources import serving_resources
+    from edp.quality.records import FileRecordStore
+    from edp_local.runtime.serving_status import serving_resources
 
     before = serving_resources(config)
     assert (

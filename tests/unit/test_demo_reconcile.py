@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from platform_demo import reconcile
-from platform_demo.reconcile import TableFigures
+from edp_local.demo import reconcile
+from edp_local.demo.reconcile import TableFigures
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import event_contract
-from event_contract import compatibility
-from event_contract.registry import SCHEMAS_DIR
+import edp.contract as event_contract
+from edp.contract import compatibility
+from edp.contract.registry import SCHEMAS_DIR
 from tests.events.apigw import valid_event
 
 pytestmark = pytest.mark.unit

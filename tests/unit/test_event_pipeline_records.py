@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from event_pipeline.records import ReasonCode, check_record
+from edp.stream.records import ReasonCode, check_record
 from tests.events import envelopes
 
 pytestmark = pytest.mark.unit

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from batch_jobs.silver import missing_columns
-from lake_layout import SILVER_EVENTS, Layer
-from lake_layout.assets import asset_uri, table_asset
-from lake_layout.gold import GOLD_TABLES, gold_columns
-from load_generator.catalog import load_catalog
-from load_generator.simulation import LOCALES
-from seeds import geo_countries, product_catalog
+from edp.batch.seeds import geo_countries, product_catalog
+from edp.batch.seeds.catalog import load_catalog
+from edp.batch.silver import missing_columns
+from edp.lake import SILVER_EVENTS, Layer
+from edp.lake.assets import asset_uri, table_asset
+from edp.lake.gold import GOLD_TABLES, gold_columns
+from edp_local.load_generator.simulation import LOCALES
 
 pytestmark = pytest.mark.unit
 
@@ -57,4 +57,6 @@ def test_every_simulated_locale_maps_to_a_country_of_the_geo_seed() -> None:
     regions = {locale.replace("_", "-").split("-")[1] for locale, _ in LOCALES}
     assert regions <= codes
     assert all(len(code) == 2 and code.isupper() for code in codes)
-    assert (Path(__file__).resolve().parents[2] / "include" / "seeds" / "geo_countries.csv").is_file()
+    assert (
+        Path(__file__).resolve().parents[2] / "include" / "edp" / "batch" / "seeds" / "geo_countries.csv"
+    ).is_file()

@@ -11,15 +11,15 @@ import boto3
 import jsonschema
 import pytest
 from botocore.stub import ANY, Stubber
-from ingest_api import handler
-from ingest_api.kinesis import MAX_BYTES_PER_CALL, KinesisWriter, StreamRecord, chunks
-from ingest_api.quarantine import LocalQuarantine, S3Quarantine, quarantine_sink_for
-from ingest_api.service import IngestService
-from ingest_api.settings import ConfigurationError, RetryPolicy, load_settings
 from moto import mock_aws
 
-import event_contract
-from event_contract import MAX_BATCH_EVENTS, MAX_BODY_BYTES
+import edp.contract as event_contract
+from edp.contract import MAX_BATCH_EVENTS, MAX_BODY_BYTES
+from edp.ingest import handler
+from edp.ingest.kinesis import MAX_BYTES_PER_CALL, KinesisWriter, StreamRecord, chunks
+from edp.ingest.quarantine import LocalQuarantine, S3Quarantine, quarantine_sink_for
+from edp.ingest.service import IngestService
+from edp.ingest.settings import ConfigurationError, RetryPolicy, load_settings
 from tests.events.apigw import (
     FakeLambdaContext,
     body_of,
@@ -430,7 +430,7 @@ def test_invalid_events_are_rejected_with_400_a_reason_and_a_quarantine_record(
 def test_oversized_event_is_rejected_by_the_per_event_limit(install, lambda_context, monkeypatch):
     event = load_event("apigw_http_v2_batch")
     install(event)
-    monkeypatch.setattr("ingest_api.service.MAX_EVENT_BYTES", 600)
+    monkeypatch.setattr("edp.ingest.service.MAX_EVENT_BYTES", 600)
     purchase = valid_event("purchase", request_time(event))
     purchase["properties"]["items"] = [
         {"product_id": f"SKU-{i}", "quantity": 1, "price": 1.5} for i in range(30)

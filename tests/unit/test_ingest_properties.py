@@ -18,13 +18,13 @@ from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label_example
 from hypothesis import strategies as st
-from ingest_api import handler
-from ingest_api.kinesis import RETRYABLE, THROTTLED
-from ingest_api.service import IngestService
-from ingest_api.settings import load_settings
 from moto import mock_aws
 
-from event_contract import EVENT_TYPES
+from edp.contract import EVENT_TYPES
+from edp.ingest import handler
+from edp.ingest.kinesis import RETRYABLE, THROTTLED
+from edp.ingest.service import IngestService
+from edp.ingest.settings import load_settings
 from tests.events.apigw import FakeLambdaContext, load_event, valid_event
 
 pytestmark = pytest.mark.unit

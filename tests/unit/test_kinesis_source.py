@@ -10,9 +10,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from kinesis_source import InitialPosition, KinesisOffset, KinesisSourceOptions, KinesisStreamReader
-from kinesis_source import shards as shards_module
-from kinesis_source.shards import (
+from edp.stream.kinesis_source import (
+    InitialPosition,
+    KinesisOffset,
+    KinesisSourceOptions,
+    KinesisStreamReader,
+)
+from edp.stream.kinesis_source import shards as shards_module
+from edp.stream.kinesis_source.shards import (
     MAX_EMPTY_PAGES_WHILE_BEHIND,
     KinesisShards,
     ReadBounds,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import lake_layout
-from event_contract import field_catalog, meta_field_catalog, pii_fields
-from lake_layout import (
+import edp.lake as lake_layout
+from edp.config import get_config
+from edp.contract import field_catalog, meta_field_catalog, pii_fields
+from edp.lake import (
     BRONZE_EVENTS,
     QUARANTINE_EVENTS,
     SILVER_EVENTS,
@@ -21,7 +22,6 @@ from lake_layout import (
     streaming_metrics_path,
     table,
 )
-from platform_config import get_config
 
 pytestmark = pytest.mark.unit
 
@@ -133,7 +133,7 @@ def test_unknown_table_names_are_a_clear_error() -> None:
 
 
 def test_importing_the_layout_does_not_import_pyspark() -> None:
-    code = "import sys, lake_layout; lake_layout.silver_columns(); print('pyspark' in sys.modules)"
+    code = "import sys, edp.lake; edp.lake.silver_columns(); print('pyspark' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "include")}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-import event_contract
-from load_generator import plan as plan_module
-from load_generator.__main__ import parse_args
-from load_generator.catalog import load_catalog
-from load_generator.live import ProgressOptions, ProgressReporter, send_forever
-from load_generator.plan import (
+import edp.contract as event_contract
+from edp.batch.seeds.catalog import load_catalog
+from edp_local.load_generator import plan as plan_module
+from edp_local.load_generator.__main__ import parse_args
+from edp_local.load_generator.live import ProgressOptions, ProgressReporter, send_forever
+from edp_local.load_generator.plan import (
     INVALID_KINDS,
     RETRY_DELAY_EVENTS,
     EventPlan,
@@ -35,8 +35,8 @@ from load_generator.plan import (
     PlanOptions,
     break_event,
 )
-from load_generator.runner import PlanTally
-from load_generator.sender import Sender, SendOptions, SendStats, batches, percentile, request_body
+from edp_local.load_generator.runner import PlanTally
+from edp_local.load_generator.sender import Sender, SendOptions, SendStats, batches, percentile, request_body
 
 pytestmark = pytest.mark.unit
 
@@ -497,7 +497,7 @@ def test_the_forever_process_exits_cleanly_on_sigterm_with_a_final_summary(
         [
             sys.executable,
             "-m",
-            "load_generator",
+            "edp_local.load_generator",
             "--forever",
             "--endpoint",
             ingest_server.url,

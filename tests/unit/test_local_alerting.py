@@ -12,10 +12,10 @@ import httpx
 import pytest
 from moto import mock_aws
 
-from local_alerting.moto_sns import Deliverer, HttpDelivery, make_async_publish
-from local_alerting.slack_receiver import Outage, Receiver, create_app
-from local_alerting.sns_bridge import Bridge, Spool, drain_jsonl, lambda_sns_event
-from local_alerting.sns_bridge import create_app as create_bridge_app
+from edp_local.alerting.slack_receiver import Outage, Receiver, create_app
+from edp_local.alerting.sns_bridge import Bridge, Spool, drain_jsonl, lambda_sns_event
+from edp_local.alerting.sns_bridge import create_app as create_bridge_app
+from edp_local.aws_endpoint.sns import Deliverer, HttpDelivery, make_async_publish
 
 pytestmark = pytest.mark.unit
 
@@ -134,7 +134,7 @@ async def test_receiver_serves_runbooks_and_nothing_else(slack) -> None:
 
 @pytest.mark.anyio
 async def test_outage_from_the_environment(monkeypatch, tmp_path) -> None:
-    from local_alerting.slack_receiver import build_app
+    from edp_local.alerting.slack_receiver import build_app
 
     monkeypatch.setenv("SLACK_RECEIVER_OUTAGE", "502")
     async with client_for(build_app(tmp_path, REPO)) as client:

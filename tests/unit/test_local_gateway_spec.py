@@ -14,18 +14,18 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from ingest_api.http import parse_proxy_event
 from openapi_spec_validator import validate
 
-import event_contract
-from local_gateway.app import Gateway, create_app
-from local_gateway.keys import DEMO_API_KEY
-from local_gateway.lambda_runtime import FunctionConfig, InProcessInvoker
-from local_gateway.proxy_event import IncomingRequest, api_key_id, rest_proxy_event
-from local_gateway.spec import default_spec_path, load_spec, parse_spec
-from local_gateway.throttle import KeyedThrottle, TokenBucket
-from local_runtime.registry import platform_services
-from platform_config import get_config
+import edp.contract as event_contract
+from edp.config import get_config
+from edp.ingest.http import parse_proxy_event
+from edp_local.gateway.app import Gateway, create_app
+from edp_local.gateway.keys import DEMO_API_KEY
+from edp_local.gateway.lambda_runtime import FunctionConfig, InProcessInvoker
+from edp_local.gateway.proxy_event import IncomingRequest, api_key_id, rest_proxy_event
+from edp_local.gateway.spec import default_spec_path, load_spec, parse_spec
+from edp_local.gateway.throttle import KeyedThrottle, TokenBucket
+from edp_local.runtime.registry import platform_services
 
 pytestmark = pytest.mark.unit
 
@@ -404,6 +404,6 @@ def test_the_gateway_runs_after_the_aws_endpoint_and_advertises_the_demo_key() -
 
     assert names.index("gateway") == names.index("aws-endpoint") + 1
     assert gateway.port == 18090 and gateway.url == "http://127.0.0.1:18090"
-    assert gateway.command[1:] == ("-m", "local_gateway", "--host", "127.0.0.1", "--port", "18090")
+    assert gateway.command[1:] == ("-m", "edp_local.gateway", "--host", "127.0.0.1", "--port", "18090")
     assert gateway.health.url == "http://127.0.0.1:18090/v1/health"
     assert gateway.info == {"api_key": DEMO_API_KEY, "events_endpoint": "http://127.0.0.1:18090/v1/events"}

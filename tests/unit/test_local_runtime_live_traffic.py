@@ -12,21 +12,21 @@ from pathlib import Path
 
 import pytest
 
-import event_contract
-from local_runtime.airflow_api import UnpauseResult
-from local_runtime.cli import curl_example, summary_lines
-from local_runtime.environment import airflow_environment
-from local_runtime.registry import platform_services
-from local_runtime.streaming_service import STREAMING_JOB
-from local_runtime.supervisor import Supervisor
-from local_runtime.traffic_service import (
+import edp.contract as event_contract
+from edp.config import PlatformConfig, get_config
+from edp_local.runtime.airflow_api import UnpauseResult
+from edp_local.runtime.cli import curl_example, summary_lines
+from edp_local.runtime.environment import airflow_environment
+from edp_local.runtime.registry import platform_services
+from edp_local.runtime.streaming_service import STREAMING_JOB
+from edp_local.runtime.supervisor import Supervisor
+from edp_local.runtime.traffic_service import (
     DEMO_TRAFFIC,
     batch_size_for,
     progress_path,
     traffic_health,
     traffic_service,
 )
-from platform_config import PlatformConfig, get_config
 
 pytestmark = pytest.mark.unit
 
@@ -73,7 +73,7 @@ def test_demo_traffic_runs_the_endless_load_generator_at_the_configured_rate(con
     spec = traffic_service(with_local_run(config, live_traffic_rate=20))
     args = dict(zip(spec.command[4::2], spec.command[5::2], strict=True))
 
-    assert spec.command[1:4] == ("-m", "load_generator", "--forever")
+    assert spec.command[1:4] == ("-m", "edp_local.load_generator", "--forever")
     assert args["--endpoint"] == "http://127.0.0.1:18090"
     assert (args["--rate"], args["--batch-size"]) == ("20", "10")
     assert args["--progress-file"] == str(progress_path(config)) == spec.info["progress_file"]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lake_layout import streaming_metrics_path
-from local_runtime.registry import platform_services
-from local_runtime.services import HealthCheck, HttpHealthCheck, MetricsFreshnessCheck
-from local_runtime.streaming_service import STREAMING_JOB, job_arguments, streaming_service
-from platform_config import get_config
+from edp.config import get_config
+from edp.lake import streaming_metrics_path
+from edp_local.runtime.registry import platform_services
+from edp_local.runtime.services import HealthCheck, HttpHealthCheck, MetricsFreshnessCheck
+from edp_local.runtime.streaming_service import STREAMING_JOB, job_arguments, streaming_service
 
 pytestmark = pytest.mark.unit
 
@@ -97,7 +97,7 @@ def test_streaming_job_spec_runs_the_launcher_with_the_configured_stream_lake_an
 ) -> None:
     spec = streaming_service(config)
     assert spec.name == STREAMING_JOB and spec.port is None
-    assert spec.command[1:3] == ("-m", "local_runtime.streaming_service")
+    assert spec.command[1:3] == ("-m", "edp_local.runtime.streaming_service")
     args = dict(zip(spec.command[3::2], spec.command[4::2], strict=True))
     assert args["--stream-name"] == "events-canary"
     assert args["--lake-root"] == str(tmp_path / "lake")

@@ -10,10 +10,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from monitoring import apply_platform_monitoring
-from monitoring.alarms import ALARM_PREFIX, apply_alarms, platform_alarms
-from monitoring.remote_logging import TASK_LOG_GROUP, ensure_log_group, remote_logging_environment
-from platform_config import get_config
+from edp.config import get_config
+from edp.monitoring import apply_platform_monitoring
+from edp.monitoring.alarms import ALARM_PREFIX, apply_alarms, platform_alarms
+from edp.monitoring.remote_logging import TASK_LOG_GROUP, ensure_log_group, remote_logging_environment
 
 pytestmark = [pytest.mark.unit, pytest.mark.disable_socket]
 

@@ -16,9 +16,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from orchestration import PlatformAlertNotifier, Severity, platform_dag_kwargs, platform_default_args
-from orchestration.alerts import (
+from edp.alerting.alerts import (
     SNS_SUBJECT_LIMIT,
+    Severity,
     alert_subject,
     build_alert,
     dedup_key,
@@ -26,7 +26,9 @@ from orchestration.alerts import (
     runbook_path,
     summarise_error,
 )
-from platform_config import get_config
+from edp.alerting.notifier import PlatformAlertNotifier
+from edp.config import get_config
+from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
 
 pytestmark = pytest.mark.unit
 
@@ -249,7 +251,7 @@ from datetime import UTC, datetime
 
 from airflow.sdk import DAG, task
 
-from orchestration import platform_default_args
+from edp.orchestration.defaults import platform_default_args
 
 with DAG(
     "alert_probe",

@@ -11,7 +11,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 from moto import mock_aws
 
-from orchestration.health import (
+from edp.config import get_config
+from edp.monitoring.health import (
     PlatformUnhealthyError,
     check_alert_topic,
     check_event_stream,
@@ -19,8 +20,7 @@ from orchestration.health import (
     summarise,
     unhealthy_components,
 )
-from orchestration.runtime import OVERRIDES_VARIABLE, runtime_config
-from platform_config import get_config
+from edp.orchestration.runtime import OVERRIDES_VARIABLE, runtime_config
 
 pytestmark = pytest.mark.unit
 

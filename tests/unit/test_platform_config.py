@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from platform_config import Environment, get_config, get_env
-from platform_config.settings import env_overrides
+from edp.config import Environment, get_config, get_env
+from edp.config.settings import env_overrides
 
 pytestmark = pytest.mark.unit
 

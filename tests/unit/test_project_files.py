@@ -17,7 +17,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from platform_config import ConnectionIds, get_config
+from edp.config import ConnectionIds, get_config
 
 pytestmark = pytest.mark.unit
 

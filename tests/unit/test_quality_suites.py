@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from event_contract import EVENT_TYPES, field_catalog
-from lake_layout import silver_columns
-from lake_layout.columns import PII_HASH
-from lake_layout.gold import GOLD_TABLES, gold_columns
-from quality.suites import (
+from edp.contract import EVENT_TYPES, field_catalog
+from edp.lake import silver_columns
+from edp.lake.columns import PII_HASH
+from edp.lake.gold import GOLD_TABLES, gold_columns
+from edp.quality.suites import (
     GOLD_KEYS,
     RECONCILIATION,
     SHA256_HEX,

@@ -22,15 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from slack_alerts import notifications
-from slack_alerts.messages import message_for
-from slack_alerts.notifications import SnsNotification
 
-from monitoring.alarms import RUNBOOK as ALARM_RUNBOOK
-from monitoring.alarms import AlarmSpec, platform_alarms
-from orchestration import alerts
-from orchestration.alerts import build_failure_alert, runbook_path
-from platform_config import get_config
+from edp.alerting import alerts
+from edp.alerting.alerts import build_failure_alert, runbook_path
+from edp.alerting.slack import notifications
+from edp.alerting.slack.messages import message_for
+from edp.alerting.slack.notifications import SnsNotification
+from edp.config import get_config
+from edp.monitoring.alarms import RUNBOOK as ALARM_RUNBOOK
+from edp.monitoring.alarms import AlarmSpec, platform_alarms
 
 pytestmark = [pytest.mark.unit, pytest.mark.disable_socket]
 
@@ -38,12 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"
 INDEX = RUNBOOKS / "README.md"
 EVENTS = ROOT / "tests" / "events"
-SLACK_PACKAGE = ROOT / "include" / "lambda" / "sns_to_slack"
+SLACK_PACKAGE = ROOT / "include" / "edp" / "alerting" / "slack"
 RUNBOOK_BASE = "https://runbooks.example.test/edp/blob/main/"
-# Most specific root first, so a Lambda's package gets the name its code imports (``slack_alerts``).
 SOURCE_ROOTS = (
-    ROOT / "include" / "lambda" / "ingest",
-    SLACK_PACKAGE,
     ROOT / "include",
     ROOT / "plugins",
     ROOT / "dags",
@@ -260,8 +257,8 @@ def test_the_scan_finds_the_kinds_the_alert_modules_define() -> None:
     assert defined <= set(ALERT_KINDS)
 
 
-def test_the_scan_resolves_a_kind_imported_through_a_re_export() -> None:
-    # dags/platform_health.py imports PLATFORM_UNHEALTHY from orchestration, which re-exports it.
+def test_the_scan_resolves_a_kind_imported_from_another_module() -> None:
+    # dags/platform_health.py imports PLATFORM_UNHEALTHY from edp.alerting.alerts.
     sites = alert_kind_sites()[alerts.PLATFORM_UNHEALTHY]
     assert ROOT / "dags" / "platform_health.py" in sites
 

@@ -14,21 +14,21 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from slack_alerts import handler as handler_module
-from slack_alerts.dead_letter import DeadLetterFile
-from slack_alerts.gate import AlertGate, FileStateStore, MemoryStateStore
-from slack_alerts.handler import AlertsUndelivered, SlackAlerter, lambda_handler, reset_alerter
-from slack_alerts.messages import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT
-from slack_alerts.settings import (
+
+from edp.alerting.slack import handler as handler_module
+from edp.alerting.slack.dead_letter import DeadLetterFile
+from edp.alerting.slack.gate import AlertGate, FileStateStore, MemoryStateStore
+from edp.alerting.slack.handler import AlertsUndelivered, SlackAlerter, lambda_handler, reset_alerter
+from edp.alerting.slack.messages import FIELD_LIMIT, HEADER_LIMIT, SECTION_LIMIT
+from edp.alerting.slack.settings import (
     ConfigurationError,
     GatePolicy,
     RetryPolicy,
     SlackSettings,
     load_settings,
 )
-from slack_alerts.webhook import HttpResult, SlackWebhook, WebhookUrl, retry_after_seconds
-
-from platform_config import get_config
+from edp.alerting.slack.webhook import HttpResult, SlackWebhook, WebhookUrl, retry_after_seconds
+from edp.config import get_config
 
 pytestmark = [pytest.mark.unit, pytest.mark.disable_socket]
 

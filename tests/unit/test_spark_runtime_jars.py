@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_runtime import jars
-from spark_runtime.jars import SparkJarsMissingError, delta_coordinate, local_jars, provision
+from edp.spark_runtime import jars
+from edp.spark_runtime.jars import SparkJarsMissingError, delta_coordinate, local_jars, provision
 
 pytestmark = pytest.mark.unit
 

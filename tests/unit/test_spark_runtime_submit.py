@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from spark_runtime import jars
-from spark_runtime.submit import build_pyfiles_zip, spark_home, spark_submit_argv, spark_submit_env
+from edp.spark_runtime import jars
+from edp.spark_runtime.submit import build_pyfiles_zip, spark_home, spark_submit_argv, spark_submit_env
 
 pytestmark = pytest.mark.unit
 
@@ -65,7 +65,7 @@ def test_py_files_zip_carries_the_shared_packages_without_bytecode(project_root:
 
     assert archive.parent == project_root / ".platform" / "build"
     names = zipfile.ZipFile(archive).namelist()
-    assert {"platform_config/settings.py", "spark_runtime/session.py", "spark_runtime/submit.py"} <= set(
+    assert {"edp/config/settings.py", "edp/spark_runtime/session.py", "edp/spark_runtime/submit.py"} <= set(
         names
     )
     assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from event_pipeline.pii import LOCAL_DEV_SALT, MissingSaltError, load_pii_salt
-from platform_config import get_config
+from edp.config import get_config
+from edp.stream.pii import LOCAL_DEV_SALT, MissingSaltError, load_pii_salt
 
 pytestmark = pytest.mark.unit
 
@@ -80,14 +80,7 @@ def test_explicit_arguments_win_and_nonsense_is_refused(stream_events: ModuleTyp
 
 
 def test_the_script_ships_every_package_it_imports(stream_events: ModuleType) -> None:
-    assert set(stream_events.PACKAGES) == {
-        "lake_layout",
-        "event_pipeline",
-        "platform_config",
-        "spark_runtime",
-        "event_contract",
-        "kinesis_source",
-    }
+    assert set(stream_events.PACKAGES) == {"edp"}
 
 
 def test_local_runs_fall_back_to_the_development_salt() -> None:

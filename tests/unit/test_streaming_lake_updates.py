@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from streaming_supervision.lake_updates import stream_wrote_since
+from edp.stream.supervision.lake_updates import stream_wrote_since
 
 pytestmark = pytest.mark.unit
 

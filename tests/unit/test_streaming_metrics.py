@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from event_pipeline.metrics import (
+from edp.stream.metrics import (
     CLOUDWATCH_NAMESPACE,
     FORMAT,
     CloudWatchSink,

@@ -20,20 +20,22 @@ from airflow.providers.databricks.triggers.databricks import DatabricksExecution
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from moto import mock_aws
 
-from event_pipeline.metrics import CloudWatchSink, FileSink, HealthTracker
-from platform_config import get_config
-from streaming_supervision import StreamingControlOperator, StreamingIncidentNotifier, supervise
-from streaming_supervision.controllers import (
+from edp.config import get_config
+from edp.lake.delta_log import local_newest_commit, s3_newest_commit
+from edp.stream.metrics import CloudWatchSink, FileSink, HealthTracker
+from edp.stream.supervision import supervise
+from edp.stream.supervision.controllers import (
     ControllerError,
     DatabricksStreamingController,
     JobStatus,
     StopOutcome,
 )
-from streaming_supervision.health import HealthBounds, Observation, Status, assess
-from streaming_supervision.metrics import read_cloudwatch_metrics, read_local_metrics
-from streaming_supervision.policy import Action, RestartPolicy
-from streaming_supervision.silver import local_newest_commit, s3_newest_commit
-from streaming_supervision.state import (
+from edp.stream.supervision.health import HealthBounds, Observation, Status, assess
+from edp.stream.supervision.metrics import read_cloudwatch_metrics, read_local_metrics
+from edp.stream.supervision.notifier import StreamingIncidentNotifier
+from edp.stream.supervision.operators import StreamingControlOperator
+from edp.stream.supervision.policy import Action, RestartPolicy
+from edp.stream.supervision.state import (
     DesiredState,
     FileStateStore,
     Incident,
@@ -41,7 +43,7 @@ from streaming_supervision.state import (
     SupervisionState,
     VariableStateStore,
 )
-from streaming_supervision.supervise import Command, Settings, StreamingUnrecoverableError, Supervision
+from edp.stream.supervision.supervise import Command, Settings, StreamingUnrecoverableError, Supervision
 
 pytestmark = pytest.mark.unit
 
@@ -672,7 +674,7 @@ def test_control_operator_defers_on_the_databricks_trigger_then_starts_the_new_r
         "run_id": "manual__r",
         "dag_run": SimpleNamespace(run_type="manual"),
     }
-    with mock.patch("streaming_supervision.operators._supervision", return_value=databricks):
+    with mock.patch("edp.stream.supervision.operators._supervision", return_value=databricks):
         with pytest.raises(TaskDeferred) as deferred:
             operator.execute(context)
         trigger = deferred.value.trigger

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from dashboard.operator import DashboardRefreshOperator
-from platform_config import Environment, get_config
-from warehouse.operators import (
+from edp.config import Environment, get_config
+from edp.serving.dashboard.operator import DashboardRefreshOperator
+from edp.serving.operators import (
     LocalAthenaSqlOperator,
     LocalWarehouseSqlOperator,
     athena_ddl_task,

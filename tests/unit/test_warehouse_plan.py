@@ -10,14 +10,14 @@ import deltalake
 import pyarrow as pa
 import pytest
 
-from batch_jobs.intervals import parse_interval
-from lake_layout import SILVER_EVENTS
-from lake_layout.gold import GOLD_DAILY_ACTIVE_USERS, GOLD_REVENUE_DAILY, GOLD_SESSIONS
-from platform_config import get_config
-from warehouse.arrow_schemas import silver_arrow_schema
-from warehouse.names import safe_id
-from warehouse.operators import SPICE_INGESTION_ID
-from warehouse.plan import LoadPlan, NoIntervalError, build_plan, interval_from_context
+from edp.config import get_config
+from edp.lake import SILVER_EVENTS
+from edp.lake.gold import GOLD_DAILY_ACTIVE_USERS, GOLD_REVENUE_DAILY, GOLD_SESSIONS
+from edp.lake.intervals import parse_interval
+from edp.serving.arrow_schemas import silver_arrow_schema
+from edp.serving.names import safe_id
+from edp.serving.operators import SPICE_INGESTION_ID
+from edp.serving.plan import LoadPlan, NoIntervalError, build_plan, interval_from_context
 
 pytestmark = pytest.mark.unit
 

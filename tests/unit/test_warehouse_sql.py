@@ -1,7 +1,7 @@
 """Every SQL file under include/sql runs locally: rendered like Airflow does, transpiled, executed on DuckDB.
 
 Gold tables are written with delta-rs (no Spark), exported by the real export, staged and merged by the
-real SQL files; the warehouse DDL is checked against ``lake_layout.gold``.
+real SQL files; the warehouse DDL is checked against ``edp.lake.gold``.
 """
 
 from __future__ import annotations
@@ -17,23 +17,23 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from batch_jobs.intervals import parse_interval
-from lake_layout.columns import Column
-from lake_layout.gold import (
+from edp.config import PlatformConfig, get_config
+from edp.lake.columns import Column
+from edp.lake.gold import (
     ALL_PLATFORMS,
     GOLD_DAILY_ACTIVE_USERS,
     GOLD_REVENUE_DAILY,
     GOLD_TABLES,
     gold_columns,
 )
-from platform_config import PlatformConfig, get_config
-from warehouse.arrow_schemas import gold_arrow_schema
-from warehouse.export import export_gold
-from warehouse.lake_catalog import CatalogError, LakeQueryEngine, LocalLakeCatalog
-from warehouse.local_warehouse import LocalWarehouse
-from warehouse.names import FACT_TABLES, local_warehouse_path, short_name, sql_dir, staging_schema
-from warehouse.plan import LoadPlan, build_plan
-from warehouse.templating import PLAN_TASK_ID, redshift_params, render_sql_file
+from edp.lake.intervals import parse_interval
+from edp.serving.arrow_schemas import gold_arrow_schema
+from edp.serving.export import export_gold
+from edp.serving.lake_catalog import CatalogError, LakeQueryEngine, LocalLakeCatalog
+from edp.serving.local_warehouse import LocalWarehouse
+from edp.serving.names import FACT_TABLES, local_warehouse_path, short_name, sql_dir, staging_schema
+from edp.serving.plan import LoadPlan, build_plan
+from edp.serving.templating import PLAN_TASK_ID, redshift_params, render_sql_file
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from warehouse.transpile import (
+from edp.serving.transpile import (
     TranspileError,
     copy_to_insert,
     local_parquet_glob,

@@ -1,8 +1,0 @@
-"""The local BI layer (QuickSight's stand-in): a static KPI and pipeline-health dashboard.
-
-* :mod:`dashboard.data` — the page's data: reporting SQL on the local warehouse, health files;
-* :mod:`dashboard.site` — writes ``<state dir>/dashboard/`` (HTML with inlined data, vendored Chart.js);
-* :mod:`dashboard.operator` — ``DashboardRefreshOperator``, the BI step of ``warehouse_load`` locally.
-
-The Airflow plugin ``plugins/edp_dashboard.py`` serves the site inside the Airflow UI.
-"""

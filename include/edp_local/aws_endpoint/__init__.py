@@ -1,0 +1,1 @@
+"""The local AWS endpoint: the Kinesis stream and the SNS alert topic on loopback."""

@@ -1,0 +1,5 @@
+import sys
+
+from edp_local.runtime.cli import main
+
+sys.exit(main())

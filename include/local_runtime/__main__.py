@@ -1,5 +1,0 @@
-import sys
-
-from local_runtime.cli import main
-
-sys.exit(main())
