@@ -6,7 +6,7 @@ under ``spark-submit`` (source ``format("kinesis_local")`` against moto's Kinesi
     argv = spark_submit_argv(Path("include/spark/stream_events.py"), ["--available-now"], packages=PACKAGES)
 
 Each micro-batch goes through :class:`edp.stream.writer.MicroBatchWriter` (idempotent appends and
-an insert-only MERGE); tables, checkpoint and metrics locations come from :mod:`lake_layout`.
+an insert-only MERGE); tables, checkpoint and metrics locations come from :mod:`edp.lake`.
 ``--available-now`` processes what the stream holds at start and exits (tests, backfills); otherwise a
 processing-time trigger runs until SIGTERM/SIGINT, which stops the query cleanly between batches.
 """
