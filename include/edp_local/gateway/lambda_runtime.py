@@ -1,8 +1,9 @@
 """Load and call a Lambda handler the way the Python Lambda runtime does.
 
-The function's directory goes on ``sys.path`` (the runtime's ``/var/task``), the handler string from
-its ``lambda.toml`` (``module.path.function``) is imported once (the cold start), and each call gets
-a fresh context object with the attributes handlers and Powertools read.
+The handler string from the function's ``lambda.toml`` (``module.path.function``) is imported once
+(the cold start), and each call gets a fresh context object with the attributes handlers and
+Powertools read. The handler modules live in ``edp``, which the platform's own path already serves,
+as the function's zip root (``/var/task``) serves them on AWS.
 
 Like Lambda, a "container" runs one invocation at a time: module globals (the handler's cached
 clients, Powertools' logger keys and metric set) are never shared by concurrent invocations, which
@@ -21,7 +22,6 @@ import importlib
 import logging
 import multiprocessing
 import os
-import sys
 import time
 import tomllib
 import uuid
@@ -92,10 +92,7 @@ class LambdaContext:
 
 
 def load_handler(config: FunctionConfig) -> Handler:
-    """Import the handler as the runtime does: function directory first on ``sys.path``."""
-    directory = str(config.directory)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    """Import the handler module named by ``config.handler`` and return its function."""
     module_name, _, function_name = config.handler.rpartition(".")
     module = importlib.import_module(module_name)
     handler = getattr(module, function_name, None)
