@@ -13,6 +13,7 @@ built wheel (a task run costs one hash of ~1 MB) and any change gets a new wheel
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import os
@@ -130,3 +131,20 @@ def build_job_wheel(build_dir: Path | None = None, *, project_dir: Path | None =
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edp.spark_runtime.wheel [--out-dir DIR]``: build (or reuse) the wheel, print its path."""
+    parser = argparse.ArgumentParser(prog="python -m edp.spark_runtime.wheel", description=main.__doc__)
+    parser.add_argument("--out-dir", type=Path, help="also copy the wheel here (e.g. dist/ for a bundle)")
+    args = parser.parse_args(argv)
+    wheel = build_job_wheel()
+    if args.out_dir:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        wheel = Path(shutil.copy2(wheel, args.out_dir / wheel.name))
+    print(wheel)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
