@@ -34,6 +34,7 @@ from airflow.sdk import BaseOperator
 from edp.batch.spark_submit import SparkSubmitLocalOperator
 from edp.config import PlatformConfig, get_config
 from edp.config.settings import RESOURCE_PREFIX
+from edp.spark_runtime.wheel import build_job_wheel, wheel_filename
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -86,8 +87,6 @@ class BatchJob:
 
 def glue_wheel_key(config: PlatformConfig) -> str:
     """S3 key of the job wheel every Glue job installs; pip needs the wheel's own file name."""
-    from edp.spark_runtime.wheel import wheel_filename  # noqa: PLC0415 - its uv import is task-time
-
     return f"{config.glue.scripts_prefix.strip('/')}/{WHEELS_DIR}/{wheel_filename()}"
 
 
@@ -170,8 +169,6 @@ class GlueArtifactsUploadOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, str]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415 - task-time only
-
-        from edp.spark_runtime.wheel import build_job_wheel  # noqa: PLC0415
 
         config = get_config()
         hook = S3Hook(aws_conn_id=self.aws_conn_id)

@@ -25,8 +25,6 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from uv import find_uv_bin
-
 from edp.config import get_config
 
 PACKAGE = "edp"
@@ -76,6 +74,8 @@ def content_hash(project_dir: Path | None = None) -> str:
 
 
 def _uv_build(project_dir: Path, out_dir: Path) -> Path:
+    from uv import find_uv_bin  # noqa: PLC0415 - only a build needs it; DAG parsing reads wheel_filename
+
     # Without build isolation the backend is the hatchling pinned in uv.lock: offline and reproducible.
     argv = [
         find_uv_bin(),
