@@ -14,7 +14,6 @@ built wheel (a task run costs one hash of ~1 MB) and any change gets a new wheel
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import os
 import shutil
@@ -42,8 +41,8 @@ def wheel_project_dir() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-@functools.cache
 def _project(pyproject: Path) -> tuple[str, str]:
+    # Read each time (a small file): a version bump in a long-lived worker must not leave a stale name.
     with pyproject.open("rb") as fh:
         project = tomllib.load(fh)["project"]
     return project["name"], project["version"]
