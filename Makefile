@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_EVENTS ?= 100000
 
-.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas requirements clean
+.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas wheel requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ bench: setup  ## run every benchmark and print the figures for docs/benchmarks.m
 
 lambdas: $(SYNC_STAMP)  ## build each Lambda into build/lambda/<name>.zip with only its own dependencies
 	$(PY) -m tools.build_lambda --all
+
+wheel: $(SYNC_STAMP)  ## build the job wheel (edp) every Spark job receives, once per content; WHEEL_DIR=dist copies it there
+	$(PY) -m edp.spark_runtime.wheel $(if $(WHEEL_DIR),--out-dir $(WHEEL_DIR))
 
 # The Astro Runtime image provides Airflow itself; requirements.txt pins everything else from uv.lock.
 requirements: $(SYNC_STAMP)  ## regenerate requirements.txt (for the Astro image) from uv.lock

@@ -251,7 +251,7 @@ class Platform:
             "spark.eventLog.dir": (run / "eventlog").as_uri(),
             "spark.eventLog.compress": "false",
         }
-        argv = spark_submit_argv(SCRIPT, args, packages=stream_events.PACKAGES, conf=conf)
+        argv = spark_submit_argv(SCRIPT, args, conf=conf)
         env = spark_submit_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
         env.update(
             PLATFORM_ENV="local",
@@ -963,7 +963,7 @@ def main(argv: list[str] | None = None) -> int:
             workdir = args.workdir
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-streaming-")))
-        # spark_submit_argv zips our packages and writes Spark's conf under the state dir: keep it here.
+        # spark_submit_argv builds the job wheel and writes Spark's conf under the state dir: keep it here.
         os.environ["PLATFORM__LOCAL_STATE_DIR"] = str(workdir / "state")
         try:
             report = run(args, workdir)

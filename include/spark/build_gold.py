@@ -17,13 +17,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-# On Databricks the script runs from the synced repository without --py-files: make include/ importable.
-try:
-    import edp  # noqa: F401
-except ModuleNotFoundError:  # pragma: no cover - exercised on Databricks only
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edp.batch.cli import (
     add_common_arguments,

@@ -3,7 +3,7 @@
 Runs unchanged as a Databricks job (``spark_python_task``, source ``format("kinesis")``) and locally
 under ``spark-submit`` (source ``format("kinesis_local")`` against moto's Kinesis), e.g.::
 
-    argv = spark_submit_argv(Path("include/spark/stream_events.py"), ["--available-now"], packages=PACKAGES)
+    argv = spark_submit_argv(Path("include/spark/stream_events.py"), ["--available-now"])
 
 Each micro-batch goes through :class:`edp.stream.writer.MicroBatchWriter` (idempotent appends and
 an insert-only MERGE); tables, checkpoint and metrics locations come from :mod:`edp.lake`.
@@ -23,12 +23,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-# On Databricks the script runs from the synced repository without --py-files: make include/ importable.
-try:
-    import edp  # noqa: F401
-except ModuleNotFoundError:  # pragma: no cover - exercised on Databricks only
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from edp.config import get_config
 from edp.lake import STREAM_EVENTS_QUERY, checkpoint_path, source_metrics_path, streaming_metrics_path
 from edp.spark_runtime.session import on_databricks
@@ -38,9 +32,6 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
     from edp.stream.metrics import MetricsSink
-
-PACKAGES = ("edp",)
-"""What ``spark-submit --py-files`` must ship for this script (see ``edp.spark_runtime.submit``)."""
 
 DEFAULT_TRIGGER_SECONDS = 3.0
 # Admission control per micro-batch. A backlog drains in large batches because each batch costs ~3.8 s

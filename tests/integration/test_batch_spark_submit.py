@@ -1,7 +1,7 @@
 """The gold entry point under the real local spark-submit, launched by the operator the DAGs use locally.
 
-This covers what in-process tests cannot: argument parsing in the script, the ``--py-files`` zip with
-the seeds read through ``importlib.resources``, and the JSON summary handed back to Airflow.
+This covers what in-process tests cannot: argument parsing in the script, the job wheel (``--py-files``)
+with the seeds read through ``importlib.resources``, and the JSON summary handed back to Airflow.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from edp.batch.spark_submit import SparkSubmitFailedError, SparkSubmitLocalOperator
-from edp.batch.tasks import GOLD_JOB, argv, job_arguments
+from edp.batch.tasks import argv, job_arguments
 from edp.config import get_config
 from edp.lake.gold import GOLD_REVENUE_DAILY
 from tests.integration.silver_rows import append_silver, event, item
@@ -50,7 +50,6 @@ def test_build_gold_runs_under_spark_submit_and_returns_its_summary(
         task_id="build_gold",
         script="include/spark/build_gold.py",
         application_args=argv(arguments),
-        packages=GOLD_JOB.packages,
     )
 
     summary = operator.execute({})
@@ -74,7 +73,6 @@ def test_a_failing_job_fails_the_task_with_the_end_of_its_output(
         task_id="vacuum",
         script="include/spark/compact_tables.py",
         application_args=["--action", "vacuum", "--retention-hours", "1", "--lake-root", str(tmp_path)],
-        packages=GOLD_JOB.packages,
     )
     with pytest.raises(SparkSubmitFailedError, match="below the 168 h"):
         operator.execute({})

@@ -31,7 +31,7 @@ SUBMITTED_SCRIPT = textwrap.dedent(
     spark.createDataFrame(
         [(i, f"event-{i}") for i in range(3)], "id INT, name STRING"
     ).write.format("delta").save(sys.argv[1])
-    # Python workers must see the zipped packages too, not just the driver.
+    # Python workers must import from the wheel too, not just the driver.
     worker_path = spark.sparkContext.parallelize([0], 1).map(
         lambda _: __import__("edp.config").config.__file__
     ).first()
@@ -102,16 +102,18 @@ def test_local_session_loads_delta_from_the_cached_jars_and_never_from_maven(spa
     assert spark.conf.get("spark.sql.extensions") == "io.delta.sql.DeltaSparkSessionExtension"
 
 
-def test_script_run_through_spark_submit_writes_a_delta_table_with_zipped_packages(
+def test_script_run_through_spark_submit_writes_a_delta_table_importing_edp_from_the_job_wheel(
     spark: SparkSession, lake_dir: Path, tmp_path: Path
 ) -> None:
     script = tmp_path / "write_table.py"
     script.write_text(SUBMITTED_SCRIPT)
     table = lake_dir / "submitted"
     argv = spark_submit_argv(script, [str(table)])
-    # Without include/ on PYTHONPATH, the driver and workers can only import our packages from --py-files.
+    # Without include/ on PYTHONPATH, the driver and workers can only import edp from the wheel.
     env = spark_submit_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    wheel = argv[argv.index("--py-files") + 1]
 
+    assert wheel.endswith(".whl") and Path(wheel).is_file()
     assert "--packages" not in argv
     assert not any(arg.startswith("spark.jars.packages") for arg in argv)
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -119,7 +121,8 @@ def test_script_run_through_spark_submit_writes_a_delta_table_with_zipped_packag
     assert done.returncode == 0, done.stderr[-4000:]
     lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
     assert lines["jars-packages"] == "None"
-    assert all(".zip" in path for path in lines["driver-packages"].split())
-    assert ".zip" in lines["worker-packages"]
+    driver_paths = lines["driver-packages"].split()
+    assert len(driver_paths) == 2 and all(path.startswith(f"{wheel}/edp/") for path in driver_paths)
+    assert lines["worker-packages"].startswith(f"{wheel}/edp/config/")
     expected = spark.createDataFrame([(i, f"event-{i}") for i in range(3)], "id INT, name STRING")
     assertDataFrameEqual(spark.read.format("delta").load(str(table)), expected)

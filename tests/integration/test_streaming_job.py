@@ -1,6 +1,6 @@
 """``include/spark/stream_events.py`` end to end: a real moto Kinesis, spark-submit, Delta tables.
 
-The job runs exactly as the platform runs it (``spark_submit_argv`` with the zipped packages, no
+The job runs exactly as the platform runs it (``spark_submit_argv`` with the job wheel, no
 PYTHONPATH). Tables are read back with delta-rs, so the test process starts no JVM of its own.
 """
 
@@ -30,7 +30,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "include" / "spark" / "stream_events.py"
-PACKAGES = ("edp",)
 SALT = "streaming-job-test-salt"
 JOB_TIMEOUT_S = 420
 
@@ -65,7 +64,7 @@ class Lake:
 
 @pytest.fixture(scope="module")
 def job_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """State dir of the submitted jobs (Spark conf, the zip of packages, metrics files)."""
+    """State dir of the submitted jobs (Spark conf, the job wheel, metrics files)."""
     state = tmp_path_factory.mktemp("stream-events-state")
     previous = os.environ.get("PLATFORM__LOCAL_STATE_DIR")
     os.environ["PLATFORM__LOCAL_STATE_DIR"] = str(state)
@@ -133,7 +132,7 @@ def job_runner(moto_server: str, stream: str, lake: Lake) -> Callable[..., Job]:
             "--metrics-path", str(lake.state / "streaming" / "metrics.json"),
             *extra,
         ]  # fmt: skip
-        argv = spark_submit_argv(SCRIPT, args, packages=PACKAGES)
+        argv = spark_submit_argv(SCRIPT, args)
         env = spark_submit_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
         env.update(
             PLATFORM_ENV="local",

@@ -1,10 +1,15 @@
-"""The Airflow REST client against a small HTTP server answering like Airflow 3's /auth and /api/v2."""
+"""The Airflow REST client against a small HTTP server answering like Airflow 3's /auth and /api/v2.
+
+The bodies carry every field the /api/v2 spec requires (the generated client validates them), with
+values shaped like those Airflow 3.3 sends.
+"""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,7 +57,23 @@ class AirflowApiServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def add_dag(self, dag_id: str, *, paused: bool = True, appears_after_polls: int = 0) -> None:
-        self.dags[dag_id] = {"dag_id": dag_id, "is_paused": paused, "has_import_errors": False, "fileloc": ""}
+        self.dags[dag_id] = {
+            "dag_id": dag_id,
+            "dag_display_name": dag_id,
+            "is_paused": paused,
+            "is_stale": False,
+            "fileloc": f"/usr/local/airflow/dags/{dag_id}.py",
+            "timetable_partitioned": False,
+            "timetable_periodic": True,
+            "tags": [],
+            "max_active_tasks": 16,
+            "max_consecutive_failed_dag_runs": 0,
+            "has_task_concurrency_limits": False,
+            "has_import_errors": False,
+            "owners": ["airflow"],
+            "is_backfillable": True,
+            "file_token": f"file-token-{dag_id}",
+        }
         self.polls_before_listed[dag_id] = appears_after_polls
 
 
@@ -104,7 +125,11 @@ class AirflowApiHandler(BaseHTTPRequestHandler):
         if path == ["dags"] and method == "GET":
             self._list_dags(query)
         elif path == ["importErrors"]:
-            self._page("import_errors", server.import_errors, query)
+            errors = [
+                {"import_error_id": i, "timestamp": "2026-03-01T10:00:00Z", "bundle_name": "dags-folder", **e}
+                for i, e in enumerate(server.import_errors, start=1)
+            ]
+            self._page("import_errors", errors, query)
         elif len(path) == 2 and path[0] == "dags" and method == "PATCH":
             dag = server.dags.get(path[1])
             if dag is None:
@@ -121,7 +146,22 @@ class AirflowApiHandler(BaseHTTPRequestHandler):
             self._reply(200, run) if run else self._reply(404, {"detail": "DagRun not found"})
         elif len(path) == 5 and path[4] == "taskInstances":
             tasks = [
-                {"dag_id": path[1], "dag_run_id": path[3], "task_id": f"t{i}", "map_index": -1, "state": s}
+                {
+                    "id": str(uuid.UUID(int=i)),
+                    "dag_id": path[1],
+                    "dag_run_id": path[3],
+                    "task_id": f"t{i}",
+                    "task_display_name": f"t{i}",
+                    "dag_display_name": path[1],
+                    "map_index": -1,
+                    "run_after": "2026-03-01T11:00:00Z",
+                    "try_number": 1,
+                    "max_tries": 0,
+                    "pool": "default_pool",
+                    "pool_slots": 1,
+                    "executor_config": "{}",
+                    "state": s,
+                }
                 for i, s in enumerate(("success", "failed", None))
             ]
             self._page("task_instances", tasks, query)
@@ -152,9 +192,12 @@ class AirflowApiHandler(BaseHTTPRequestHandler):
         run_id = body.get("dag_run_id") or f"manual__{body['logical_date']}"
         run = {
             "dag_id": dag_id,
+            "dag_display_name": dag_id,
             "dag_run_id": run_id,
             "state": "queued",
             "run_type": "manual",
+            "run_after": body.get("data_interval_end") or body["logical_date"] or "2026-03-01T11:00:00Z",
+            "dag_versions": [],
             "logical_date": body["logical_date"],
             "data_interval_start": body.get("data_interval_start"),
             "data_interval_end": body.get("data_interval_end"),

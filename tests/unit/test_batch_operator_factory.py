@@ -26,6 +26,7 @@ from edp.config.settings import Environment
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
+WHEEL = "edp-0.1.0-py3-none-any.whl"
 ARGS = {"--start": "{{ data_interval_start.isoformat() }}", "--end": "{{ data_interval_end.isoformat() }}"}
 
 
@@ -49,7 +50,10 @@ def build(job, config, **kwargs):
     return dag, tasks
 
 
-def test_the_local_environment_runs_the_script_under_spark_submit() -> None:
+def test_the_local_environment_runs_the_script_under_spark_submit_with_the_job_wheel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PLATFORM__LOCAL_STATE_DIR", str(tmp_path))  # the wheel is built under <state>/build
     config = get_config()
     assert config.is_local and batch_engine(config) == "local"
     dag, tasks = build(GOLD_JOB, config)
@@ -67,8 +71,10 @@ def test_the_local_environment_runs_the_script_under_spark_submit() -> None:
         "--end",
         ARGS["--end"],
     ]
-    assert tasks.first.packages == ("edp",)
     assert list(dag.task_dict) == ["run_job"]
+    argv, _env = tasks.first.command()
+    wheel = Path(argv[argv.index("--py-files") + 1])
+    assert wheel.name == WHEEL and wheel.is_relative_to(tmp_path / "build")
 
 
 def test_glue_uploads_the_script_then_runs_a_deferrable_glue_5_delta_job(aws_config) -> None:
@@ -90,11 +96,12 @@ def test_glue_uploads_the_script_then_runs_a_deferrable_glue_5_delta_job(aws_con
     defaults = run.create_job_kwargs["DefaultArguments"]
     assert defaults["--datalake-formats"] == "delta"
     assert "DeltaSparkSessionExtension" in defaults["--conf"]
+    # pip installs the wheel and its Requires-Dist (orjson, fastjsonschema; see test_job_wheel.py).
     assert (
-        defaults["--extra-py-files"]
-        == f"s3://{config.artifacts_bucket}/{config.glue.scripts_prefix}/replay-packages.zip"
+        defaults["--additional-python-modules"]
+        == f"s3://{config.artifacts_bucket}/{config.glue.scripts_prefix}/wheels/{WHEEL}"
     )
-    assert defaults["--additional-python-modules"] == "orjson,fastjsonschema"
+    assert "--extra-py-files" not in defaults
     assert run.iam_role_name == config.glue.iam_role_name and run.aws_conn_id == config.connections.aws
 
 
@@ -104,6 +111,12 @@ def test_glue_job_names_come_from_the_glue_config(aws_config) -> None:
     _, compaction = build(COMPACTION_JOB, config)
     assert gold.last.job_name == config.glue.gold_job
     assert compaction.last.job_name == config.glue.compaction_job
+    # One artifact for every job: no per-job package list.
+    modules = {
+        tasks.last.create_job_kwargs["DefaultArguments"]["--additional-python-modules"]
+        for tasks in (gold, compaction)
+    }
+    assert modules == {f"s3://{config.artifacts_bucket}/{config.glue.scripts_prefix}/wheels/{WHEEL}"}
 
 
 def test_databricks_runs_the_named_job_deferrably_with_the_arguments_as_python_params(aws_config) -> None:
@@ -143,11 +156,11 @@ def test_job_arguments_must_be_long_options() -> None:
 
 
 @mock_aws
-def test_the_glue_upload_puts_the_script_and_a_package_zip_under_the_scripts_prefix(
+def test_the_glue_upload_puts_the_script_and_the_job_wheel_under_the_scripts_prefix(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("PLATFORM__LOCAL_STATE_DIR", str(tmp_path))  # the zip is built under <state>/build
+    monkeypatch.setenv("PLATFORM__LOCAL_STATE_DIR", str(tmp_path))  # the wheel is built under <state>/build
     config = get_config()
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=config.artifacts_bucket)
@@ -160,12 +173,13 @@ def test_the_glue_upload_puts_the_script_and_a_package_zip_under_the_scripts_pre
     prefix = config.glue.scripts_prefix
     assert locations == {
         "script": f"s3://{config.artifacts_bucket}/{prefix}/build_gold.py",
-        "py_files": f"s3://{config.artifacts_bucket}/{prefix}/gold-packages.zip",
+        "wheel": f"s3://{config.artifacts_bucket}/{prefix}/wheels/{WHEEL}",
     }
     script = s3.get_object(Bucket=config.artifacts_bucket, Key=f"{prefix}/build_gold.py")["Body"].read()
     assert script == (ROOT / "include" / "spark" / "build_gold.py").read_bytes()
-    archive = s3.get_object(Bucket=config.artifacts_bucket, Key=f"{prefix}/gold-packages.zip")["Body"].read()
-    assert archive[:2] == b"PK" and b"seeds/geo_countries.csv" in archive
+    archive = s3.get_object(Bucket=config.artifacts_bucket, Key=f"{prefix}/wheels/{WHEEL}")["Body"].read()
+    assert archive[:2] == b"PK" and b"edp/batch/seeds/geo_countries.csv" in archive
+    assert archive == next((tmp_path / "build").glob(f"wheel-*/{WHEEL}")).read_bytes()
 
 
 def test_the_local_operator_returns_the_last_json_object_the_job_printed() -> None:

@@ -1,16 +1,18 @@
-"""spark-submit command lines and the --py-files zip, built without starting Spark."""
+"""spark-submit command lines and the job wheel they ship as --py-files, built without starting Spark."""
 
 from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from edp.spark_runtime import jars
-from edp.spark_runtime.submit import build_pyfiles_zip, spark_home, spark_submit_argv, spark_submit_env
+from edp.spark_runtime.submit import spark_home, spark_submit_argv, spark_submit_env
+from edp.spark_runtime.wheel import WheelBuildError, build_job_wheel
 
 pytestmark = pytest.mark.unit
 
@@ -59,39 +61,74 @@ def test_argv_runs_the_script_with_local_master_cached_jars_and_no_maven_package
     assert "spark.jars.packages" not in conf and "--packages" not in argv
 
 
-def test_py_files_zip_carries_the_shared_packages_without_bytecode(project_root: Path, script: Path) -> None:
+def test_py_files_is_the_job_wheel_built_under_the_state_dir_without_bytecode(
+    project_root: Path, script: Path
+) -> None:
     argv = spark_submit_argv(script, [])
-    archive = Path(argv[argv.index("--py-files") + 1])
+    wheel = Path(argv[argv.index("--py-files") + 1])
 
-    assert archive.parent == project_root / ".platform" / "build"
-    names = zipfile.ZipFile(archive).namelist()
+    assert wheel.name == "edp-0.1.0-py3-none-any.whl"
+    assert wheel.parent.parent == project_root / ".platform" / "build"
+    assert argv.index("--py-files") < argv.index(str(script))
+    names = zipfile.ZipFile(wheel).namelist()
     assert {"edp/config/settings.py", "edp/spark_runtime/session.py", "edp/spark_runtime/submit.py"} <= set(
         names
     )
     assert not [name for name in names if name.endswith(".pyc") or "__pycache__" in name]
+    # Spark sends no wheel to Python workers by itself: local workers get it on their PYTHONPATH.
+    assert _conf(argv)["spark.executorEnv.PYTHONPATH"] == str(wheel)
 
 
-def test_py_files_zip_is_reused_until_a_source_file_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    package = tmp_path / "src" / "gold_metrics"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("VERSION = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+def _wheel_project(root: Path, version: int) -> Path:
+    (root / "edp").mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "edp"
+            version = "0.1.0"
+            requires-python = ">=3.11"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["edp"]
+            """
+        )
+    )
+    (root / "edp" / "__init__.py").write_text(f"VERSION = {version}\n")
+    return root
+
+
+def test_the_wheel_is_reused_until_a_source_file_changes(tmp_path: Path) -> None:
+    project = _wheel_project(tmp_path / "include", version=1)
     build = tmp_path / "build"
 
-    first = build_pyfiles_zip(["gold_metrics"], build)
-    assert build_pyfiles_zip(["gold_metrics"], build) == first
-    (package / "__init__.py").write_text("VERSION = 2\n")
-    second = build_pyfiles_zip(["gold_metrics"], build)
+    first = build_job_wheel(build, project_dir=project)
+    mtime = first.stat().st_mtime_ns
+    assert build_job_wheel(build, project_dir=project) == first
+    assert first.stat().st_mtime_ns == mtime  # reused, not rebuilt
+    _wheel_project(project, version=2)
+    second = build_job_wheel(build, project_dir=project)
 
-    assert second != first
-    assert zipfile.ZipFile(second).read("gold_metrics/__init__.py") == b"VERSION = 2\n"
+    assert second != first and second.name == first.name
+    assert zipfile.ZipFile(second).read("edp/__init__.py") == b"VERSION = 2\n"
+    assert zipfile.ZipFile(first).read("edp/__init__.py") == b"VERSION = 1\n"  # a running job keeps its own
+    assert sorted(path.name for path in build.iterdir()) == sorted([first.parent.name, second.parent.name])
 
 
-def test_unknown_package_is_a_clear_error(project_root: Path, script: Path) -> None:
-    with pytest.raises(ModuleNotFoundError, match="'no_such_package'"):
-        spark_submit_argv(script, [], packages=["no_such_package"])
+def test_a_missing_or_broken_wheel_project_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WheelBuildError, match=r"pyproject\.toml does not exist"):
+        build_job_wheel(tmp_path / "build", project_dir=tmp_path / "nowhere")
+
+    project = _wheel_project(tmp_path / "include", version=1)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', 'version = "not a version"'))
+    with pytest.raises(WheelBuildError, match=r"uv build of .* failed"):
+        build_job_wheel(tmp_path / "build", project_dir=project)
+    assert not list((tmp_path / "build").glob("wheel-*"))  # nothing half-built is left to be reused
 
 
 def test_env_pins_spark_home_python_and_project_root(project_root: Path) -> None:

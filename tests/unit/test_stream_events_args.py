@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 
@@ -12,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from edp.config import get_config
+from edp.spark_runtime.wheel import build_job_wheel
 from edp.stream.pii import LOCAL_DEV_SALT, MissingSaltError, load_pii_salt
 
 pytestmark = pytest.mark.unit
@@ -79,8 +82,19 @@ def test_explicit_arguments_win_and_nonsense_is_refused(stream_events: ModuleTyp
         stream_events.parse_args(["--source", "kafka"])
 
 
-def test_the_script_ships_every_package_it_imports(stream_events: ModuleType) -> None:
-    assert set(stream_events.PACKAGES) == {"edp"}
+def test_the_job_wheel_ships_every_edp_module_the_script_imports(
+    stream_events: ModuleType, tmp_path: Path
+) -> None:
+    include = SCRIPT.parents[1]
+    imported = {
+        Path(module.__file__).resolve().relative_to(include).as_posix()
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "edp" and getattr(module, "__file__", None)
+    }
+    wheel = zipfile.ZipFile(build_job_wheel(tmp_path / "build"))
+
+    assert not hasattr(stream_events, "PACKAGES")  # no per-script package list: the wheel is the artifact
+    assert "edp/spark_runtime/session.py" in imported and imported <= set(wheel.namelist())
 
 
 def test_local_runs_fall_back_to_the_development_salt() -> None:

@@ -2,12 +2,12 @@
 
 The local twin of ``GlueJobOperator`` / ``DatabricksRunNowOperator``: the very script those run, with
 the command line of :func:`edp.spark_runtime.submit.spark_submit_argv` (local master, offline Delta jars,
-our packages zipped for ``--py-files``) and :func:`edp.spark_runtime.submit.spark_submit_env`.
+the job wheel as ``--py-files``) and :func:`edp.spark_runtime.submit.spark_submit_env`.
 
 Why not the ``apache-airflow-providers-apache-spark`` ``SparkSubmitOperator``: its hook only runs a
 binary named ``spark-submit``/``spark2-submit``/``spark3-submit`` found on ``PATH`` and takes the master
 from an Airflow connection, so it would bypass the Spark home pinned to our pyspark, and every job's
-jars, ``--py-files`` zip, driver options and environment would have to be rebuilt in its arguments,
+jars, ``--py-files`` wheel, driver options and environment would have to be rebuilt in its arguments,
 duplicating ``spark_runtime``. This operator is a subprocess call on top of the one place that already
 knows how to launch our scripts, and it needs no extra dependency.
 
@@ -56,7 +56,6 @@ class SparkSubmitLocalOperator(BaseOperator):
 
     :param script: the entry point, absolute or relative to the project root (``include/spark/x.py``).
     :param application_args: arguments after the script (templated).
-    :param packages: importable packages to ship with ``--py-files``.
     :param conf: Spark configuration overriding the local defaults.
     :param env: extra environment variables for the driver (templated).
     """
@@ -69,7 +68,6 @@ class SparkSubmitLocalOperator(BaseOperator):
         *,
         script: str,
         application_args: Sequence[str] = (),
-        packages: Sequence[str] = (),
         conf: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         **kwargs: Any,
@@ -77,22 +75,19 @@ class SparkSubmitLocalOperator(BaseOperator):
         super().__init__(**kwargs)
         self.script = script
         self.application_args = list(application_args)
-        self.packages = tuple(packages)
         self.conf = dict(conf or {})
         self.env = dict(env or {})
         self._process: subprocess.Popen[str] | None = None
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        """argv and environment of the spark-submit call (builds the ``--py-files`` zip)."""
+        """argv and environment of the spark-submit call (builds the job wheel if its sources changed)."""
         from edp.config import get_config  # noqa: PLC0415 - task-time only
         from edp.spark_runtime.submit import spark_submit_argv, spark_submit_env  # noqa: PLC0415
 
         script = Path(self.script)
         if not script.is_absolute():
             script = get_config().project_root / script
-        argv = spark_submit_argv(
-            script, [str(a) for a in self.application_args], packages=self.packages, conf=self.conf
-        )
+        argv = spark_submit_argv(script, [str(a) for a in self.application_args], conf=self.conf)
         env = spark_submit_env()
         env.update({key: str(value) for key, value in self.env.items()})
         return argv, env

@@ -8,11 +8,13 @@ The same entry point in ``include/spark/`` runs everywhere; only the launcher di
 | ``aws`` / ``glue`` | :class:`GlueArtifactsUploadOperator` >> ``GlueJobOperator`` (deferrable) | Glue 5 job ``glue.<job>`` |
 | ``aws`` / ``databricks`` | ``DatabricksRunNowOperator`` (deferrable) | Databricks job ``databricks.<job>`` |
 
-On Glue the DAG owns the job definition: the upload task puts the script under
-``s3://<artifacts bucket>/<glue.scripts_prefix>/`` with a zip of our packages, and ``GlueJobOperator``
-creates or updates the job (Glue 5.0, ``--datalake-formats delta``, the Delta session extensions) before
-starting it. On Databricks the job is defined in the workspace (it syncs the repository and sets the
-PII salt from a secret scope); the operator passes the arguments as ``python_params``.
+Every engine runs the jobs from one artifact, the ``edp`` wheel of :mod:`edp.spark_runtime.wheel`.
+On Glue the DAG owns the job definition: the upload task puts the script and the wheel under
+``s3://<artifacts bucket>/<glue.scripts_prefix>/``, and ``GlueJobOperator`` creates or updates the job
+(Glue 5.0, ``--datalake-formats delta``, the Delta session extensions, the wheel in
+``--additional-python-modules``) before starting it. On Databricks the job is defined by the deployment
+(its task runs the script with the wheel as a library, and sets the PII salt from a secret scope); the
+operator passes the arguments as ``python_params``. See docs/batch.md.
 
 Job arguments are ``--key value`` pairs (Glue arguments must be), templated by Airflow. Every job also
 gets ``--platform-env`` and ``--lake-root`` from the configuration, since a Glue or Databricks
@@ -32,6 +34,7 @@ from airflow.sdk import BaseOperator
 from edp.batch.spark_submit import SparkSubmitLocalOperator
 from edp.config import PlatformConfig, get_config
 from edp.config.settings import RESOURCE_PREFIX
+from edp.spark_runtime.wheel import build_job_wheel, wheel_filename
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -48,7 +51,7 @@ GLUE_DELTA_CONF = (
     " --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
 )
 DEFERRABLE_POLL_S = 30
-_BASE_PACKAGES = ("edp",)
+WHEELS_DIR = "wheels"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,18 +60,14 @@ class BatchJob:
 
     :param key: short name, used in task ids and artifact keys.
     :param script: file name under ``include/spark/``.
-    :param packages: importable packages the script needs besides pyspark/delta (shipped as a zip).
     :param config_field: field of ``glue`` and ``databricks`` config sections holding the job name.
     :param default_job_suffix: job name suffix while the config section lacks ``config_field``.
-    :param python_modules: PyPI modules Glue must install (``--additional-python-modules``).
     """
 
     key: str
     script: str
-    packages: tuple[str, ...]
     config_field: str
     default_job_suffix: str
-    python_modules: tuple[str, ...] = ()
 
     def script_path(self, config: PlatformConfig) -> Path:
         return config.project_root / SPARK_DIR / self.script
@@ -85,20 +84,15 @@ class BatchJob:
     def script_key(self, config: PlatformConfig) -> str:
         return f"{config.glue.scripts_prefix.strip('/')}/{self.script}"
 
-    def packages_key(self, config: PlatformConfig) -> str:
-        return f"{config.glue.scripts_prefix.strip('/')}/{self.key}-packages.zip"
+
+def glue_wheel_key(config: PlatformConfig) -> str:
+    """S3 key of the job wheel every Glue job installs; pip needs the wheel's own file name."""
+    return f"{config.glue.scripts_prefix.strip('/')}/{WHEELS_DIR}/{wheel_filename()}"
 
 
-COMPACTION_JOB = BatchJob("compaction", "compact_tables.py", _BASE_PACKAGES, "compaction_job", "compaction")
-GOLD_JOB = BatchJob("gold", "build_gold.py", _BASE_PACKAGES, "gold_job", "gold-build")
-REPLAY_JOB = BatchJob(
-    "replay",
-    "replay_silver.py",
-    _BASE_PACKAGES,
-    "replay_job",
-    "silver-replay",
-    python_modules=("orjson", "fastjsonschema"),
-)
+COMPACTION_JOB = BatchJob("compaction", "compact_tables.py", "compaction_job", "compaction")
+GOLD_JOB = BatchJob("gold", "build_gold.py", "gold_job", "gold-build")
+REPLAY_JOB = BatchJob("replay", "replay_silver.py", "replay_job", "silver-replay")
 BATCH_JOBS = {job.key: job for job in (COMPACTION_JOB, GOLD_JOB, REPLAY_JOB)}
 
 
@@ -136,17 +130,19 @@ def glue_script_location(job: BatchJob, config: PlatformConfig) -> str:
 
 
 def glue_create_job_kwargs(job: BatchJob, config: PlatformConfig) -> dict[str, Any]:
-    """Glue job definition beyond name, role and script: Glue 5, Delta, our packages."""
+    """Glue job definition beyond name, role and script: Glue 5, Delta, the job wheel.
+
+    Glue pip-installs the wheel from ``--additional-python-modules`` with its ``Requires-Dist``
+    (orjson, fastjsonschema: include/pyproject.toml), so no module list is kept here.
+    """
     default_arguments = {
         "--job-language": "python",
         "--datalake-formats": "delta",
         "--conf": GLUE_DELTA_CONF,
-        "--extra-py-files": f"s3://{config.artifacts_bucket}/{job.packages_key(config)}",
+        "--additional-python-modules": f"s3://{config.artifacts_bucket}/{glue_wheel_key(config)}",
         "--enable-metrics": "true",
         "--enable-continuous-cloudwatch-log": "true",
     }
-    if job.python_modules:
-        default_arguments["--additional-python-modules"] = ",".join(job.python_modules)
     return {
         "GlueVersion": GLUE_VERSION,
         "WorkerType": GLUE_WORKER_TYPE,
@@ -156,7 +152,7 @@ def glue_create_job_kwargs(job: BatchJob, config: PlatformConfig) -> dict[str, A
 
 
 class GlueArtifactsUploadOperator(BaseOperator):
-    """Upload a batch job's entry-point script and a zip of its packages to S3, replacing older copies.
+    """Upload a batch job's entry-point script and the job wheel to S3, replacing older copies.
 
     :param job: the batch job whose artifacts to upload.
     :param bucket: the artifacts bucket.
@@ -174,13 +170,11 @@ class GlueArtifactsUploadOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, str]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415 - task-time only
 
-        from edp.spark_runtime.submit import build_pyfiles_zip  # noqa: PLC0415
-
         config = get_config()
         hook = S3Hook(aws_conn_id=self.aws_conn_id)
         uploads = {
             "script": (self.job.script_path(config), self.job.script_key(config)),
-            "py_files": (build_pyfiles_zip(self.job.packages), self.job.packages_key(config)),
+            "wheel": (build_job_wheel(), glue_wheel_key(config)),
         }
         locations = {}
         for name, (path, key) in uploads.items():
@@ -277,7 +271,6 @@ def batch_job_tasks(
         task_id=task_id,
         script=str(SPARK_DIR / job.script),
         application_args=argv(arguments),
-        packages=job.packages,
         **kwargs,
     )
     return BatchTasks(run, run)

@@ -2,8 +2,9 @@
 
 Airflow tasks and the local runtime run the very script Databricks runs, through the
 ``spark-submit`` shipped inside the pyspark package, with the configuration of
-:func:`edp.spark_runtime.session.local_spark_conf` and our shared packages zipped for ``--py-files``
-(the way a cluster receives them). Typical use::
+:func:`edp.spark_runtime.session.local_spark_conf` and the job wheel of
+:mod:`edp.spark_runtime.wheel` as ``--py-files`` (the artifact Glue and Databricks receive too).
+Typical use::
 
     argv = spark_submit_argv(script, ["--date", ds])
     subprocess.run(argv, env=spark_submit_env(), check=True)
@@ -11,20 +12,18 @@ Airflow tasks and the local runtime run the very script Databricks runs, through
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import shutil
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from edp.config import get_config
 from edp.config.settings import PROJECT_ROOT_VAR
 from edp.spark_runtime.session import local_spark_conf, local_spark_env
+from edp.spark_runtime.wheel import build_job_wheel
 
-DEFAULT_PACKAGES = ("edp",)
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same sources, same zip, same name
+WORKER_PYTHONPATH = "spark.executorEnv.PYTHONPATH"
 _FLAG_KEYS = {"spark.master": "--master", "spark.app.name": "--name"}
 
 
@@ -43,54 +42,14 @@ def spark_submit_executable() -> Path:
     return path
 
 
-def _package_files(name: str) -> Iterable[tuple[str, Path]]:
-    """(archive name, file) for an importable package or module, without importing it."""
-    spec = importlib.util.find_spec(name)
-    if spec is None:
-        raise ModuleNotFoundError(f"cannot zip {name!r}: it is not importable (is include/ on PYTHONPATH?)")
-    if spec.submodule_search_locations:
-        root = Path(next(iter(spec.submodule_search_locations)))
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                yield f"{name}/{path.relative_to(root).as_posix()}", path
-    elif spec.origin and spec.origin.endswith(".py"):
-        yield f"{name}.py", Path(spec.origin)
-    else:
-        raise ValueError(f"cannot zip {name!r}: only pure-Python packages and modules can ship in --py-files")
-
-
-def build_pyfiles_zip(packages: Sequence[str], build_dir: Path | None = None) -> Path:
-    """Zip ``packages`` into ``.platform/build/pyfiles-<content hash>.zip``, reusing an identical one."""
-    entries = sorted({arcname: path for name in packages for arcname, path in _package_files(name)}.items())
-    contents = [(arcname, path.read_bytes()) for arcname, path in entries]
-    digest = hashlib.sha256()
-    for arcname, data in contents:
-        digest.update(arcname.encode() + b"\0" + hashlib.sha256(data).digest())
-    build_dir = build_dir or get_config().state_dir / "build"
-    target = build_dir / f"pyfiles-{digest.hexdigest()[:16]}.zip"
-    if target.is_file():
-        return target
-    build_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for arcname, data in contents:
-            info = zipfile.ZipInfo(arcname, date_time=_ZIP_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    tmp.replace(target)  # atomic: a concurrent submit never sees a half-written zip
-    return target
-
-
 def spark_submit_argv(
     script: Path,
     args: Sequence[str] = (),
     *,
-    packages: Sequence[str] = DEFAULT_PACKAGES,
     conf: Mapping[str, str] | None = None,
     app_name: str | None = None,
 ) -> list[str]:
-    """argv running ``script args...`` under local ``spark-submit`` with Delta and our packages.
+    """argv running ``script args...`` under local ``spark-submit`` with Delta and the job wheel.
 
     ``conf`` overrides the defaults of :func:`~edp.spark_runtime.session.local_spark_conf`; the app name
     defaults to the script's file name. Run it with :func:`spark_submit_env`.
@@ -99,14 +58,16 @@ def spark_submit_argv(
     if not script.is_file():
         raise FileNotFoundError(f"PySpark entry point {script} does not exist")
     settings = local_spark_conf(app_name or script.stem, conf)
+    wheel = str(build_job_wheel())
+    # Spark puts --py-files on the driver's path but sends only .zip/.egg/.py to Python workers
+    # (SPARK-6764, wheels never landed); local workers share this filesystem, so name the wheel for them.
+    settings[WORKER_PYTHONPATH] = os.pathsep.join(filter(None, (wheel, settings.get(WORKER_PYTHONPATH))))
     argv = [str(spark_submit_executable())]
     for key, flag in _FLAG_KEYS.items():
         argv += [flag, settings.pop(key)]
     for key, value in settings.items():
         argv += ["--conf", f"{key}={value}"]
-    if packages:
-        argv += ["--py-files", str(build_pyfiles_zip(packages))]
-    return [*argv, str(script), *args]
+    return [*argv, "--py-files", wheel, str(script), *args]
 
 
 def _java_home(path: str | None) -> str | None:
@@ -122,7 +83,7 @@ def spark_submit_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
         env.setdefault(key, value)
     # The launcher scripts prefer an inherited SPARK_HOME; pin the one matching our pyspark and jars.
     env["SPARK_HOME"] = str(spark_home())
-    # Zipped platform_config cannot find the repository from its own location inside the zip.
+    # edp.config inside the wheel cannot find the repository from its own location.
     env[PROJECT_ROOT_VAR] = str(get_config().project_root)
     if not env.get("JAVA_HOME") and (java_home := _java_home(env.get("PATH"))):
         env["JAVA_HOME"] = java_home

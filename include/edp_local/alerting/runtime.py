@@ -8,6 +8,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 
+from edp.alerting.slack.dead_letter import DeadLetterFile
+from edp.alerting.slack.settings import load_settings
 from edp.config import PlatformConfig
 from edp_local.alerting.locations import on_failure_path, sns_endpoint, spool_dir
 from edp_local.alerting.sns_bridge import (
@@ -39,10 +41,6 @@ def build_bridge_app(
         FunctionConfig.read(config.project_root / SNS_TO_SLACK_DIR), timeout_s=FUNCTION_TIMEOUT_S
     )
     function = LocalFunction(function_config, region=config.stream.region, account_id=config.aws_account_id)
-    # Importable now: loading the handler put the function's directory on sys.path, as Lambda does.
-    from edp.alerting.slack.dead_letter import DeadLetterFile  # noqa: PLC0415
-    from edp.alerting.slack.settings import load_settings  # noqa: PLC0415
-
     settings = load_settings(config=config)
     sources = [drain_jsonl(on_failure_path(config))]
     if settings.dead_letter_path is not None:

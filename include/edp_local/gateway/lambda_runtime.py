@@ -1,8 +1,10 @@
 """Load and call a Lambda handler the way the Python Lambda runtime does.
 
-The function's directory goes on ``sys.path`` (the runtime's ``/var/task``), the handler string from
-its ``lambda.toml`` (``module.path.function``) is imported once (the cold start), and each call gets
-a fresh context object with the attributes handlers and Powertools read.
+The handler string from the function's ``lambda.toml`` (``module.path.function``) is imported once
+(the cold start), and each call gets a fresh context object with the attributes handlers and
+Powertools read. As on Lambda, where the function's directory (``/var/task``) comes first, a top-level
+package in the function's directory wins; otherwise the handler imports from the platform's path
+(the platform's own functions live in ``edp``).
 
 Like Lambda, a "container" runs one invocation at a time: module globals (the handler's cached
 clients, Powertools' logger keys and metric set) are never shared by concurrent invocations, which
@@ -18,6 +20,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import importlib
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -27,6 +30,7 @@ import tomllib
 import uuid
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +95,29 @@ class LambdaContext:
         return max(0, int((self.deadline_monotonic - time.monotonic()) * 1000))
 
 
+def _import_from(directory: Path, module_name: str) -> Any:
+    """Import ``module_name``, its top-level package taken from ``directory`` when it is there.
+
+    The package is registered in ``sys.modules`` rather than ``directory`` put on ``sys.path``: the
+    process's path stays what it was given, and the package's submodules resolve through its own
+    ``__path__``.
+    """
+    top = module_name.partition(".")[0]
+    if top not in sys.modules and (spec := PathFinder.find_spec(top, [str(directory)])) and spec.loader:
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[top] = package
+        try:
+            spec.loader.exec_module(package)
+        except BaseException:
+            del sys.modules[top]
+            raise
+    return importlib.import_module(module_name)
+
+
 def load_handler(config: FunctionConfig) -> Handler:
-    """Import the handler as the runtime does: function directory first on ``sys.path``."""
-    directory = str(config.directory)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    """Import the handler named by ``config.handler`` (the function's directory first), return it."""
     module_name, _, function_name = config.handler.rpartition(".")
-    module = importlib.import_module(module_name)
+    module = _import_from(config.directory, module_name)
     handler = getattr(module, function_name, None)
     if not callable(handler):
         raise AttributeError(f"{config.handler}: {function_name!r} is not a callable in {module_name}")

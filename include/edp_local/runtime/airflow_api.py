@@ -12,23 +12,29 @@ tests use it to trigger runs with an explicit data interval and follow them::
         failed = [ti.task_id for ti in airflow.list_task_instances("gold_build", run.run_id)
                   if ti.state == "failed"]
 
-Authentication is the SimpleAuthManager's: ``POST /auth/token`` with the login returns a JWT, sent as
-a bearer token; the client logs in on first use and once more when a token expires (401). Errors
-are :class:`AirflowApiError` (the HTTP status and Airflow's ``detail``), or
-:class:`AirflowUnavailableError` when the API server does not answer at all.
+The calls go through ``apache-airflow-client`` (generated from the same release's ``/api/v2`` spec);
+this module keeps the typed facade the runtime and the demo use, paging, and the waits. Authentication
+is the SimpleAuthManager's: ``POST /auth/token`` with the login returns a JWT, sent as a bearer token.
+That endpoint is outside the ``/api/v2`` spec, so the generated client has no call for it (its own
+README posts it by hand, as :meth:`AirflowClient.login` does); the client logs in on first use and once
+more when a token expires (401). Errors are :class:`AirflowApiError` (the HTTP status and Airflow's
+``detail``), or :class:`AirflowUnavailableError` when the API server does not answer at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-import httpx
+import urllib3
 
 from edp.config import PlatformConfig
 
@@ -38,6 +44,15 @@ FINISHED_RUN_STATES = frozenset({"success", "failed"})
 DAGS_READY_TIMEOUT_S = 240.0
 
 T = TypeVar("T")
+
+
+@functools.cache
+def generated_client() -> ModuleType:
+    """``airflow_client.client``, imported on first use: its package loads every API model (~4 s),
+    which ``make status`` and the other commands that never call Airflow should not pay."""
+    from airflow_client import client  # noqa: PLC0415
+
+    return client
 
 
 class AirflowApiError(RuntimeError):
@@ -72,16 +87,15 @@ class DagsNotReadyError(TimeoutError):
         self.import_errors = import_errors
 
 
-def _datetime(value: Any) -> datetime | None:
-    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+def _value(value: Any) -> Any:
+    """An enum member's value (the generated models parse states into enums), anything else as is."""
+    return value.value if isinstance(value, Enum) else value
 
 
-def _iso(value: datetime | None, name: str) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
         raise ValueError(f"{name} must be timezone-aware (Airflow rejects naive datetimes), got {value}")
-    return value.isoformat()
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,16 +104,14 @@ class Dag:
     is_paused: bool
     has_import_errors: bool
     fileloc: str
-    raw: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> Dag:
+    def from_model(cls, dag: Any) -> Dag:
         return cls(
-            dag_id=body["dag_id"],
-            is_paused=bool(body["is_paused"]),
-            has_import_errors=bool(body.get("has_import_errors", False)),
-            fileloc=body.get("fileloc", ""),
-            raw=body,
+            dag_id=dag.dag_id,
+            is_paused=bool(dag.is_paused),
+            has_import_errors=bool(dag.has_import_errors),
+            fileloc=dag.fileloc or "",
         )
 
 
@@ -115,26 +127,24 @@ class DagRun:
     start_date: datetime | None
     end_date: datetime | None
     conf: Mapping[str, Any]
-    raw: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED_RUN_STATES
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> DagRun:
+    def from_model(cls, run: Any) -> DagRun:
         return cls(
-            dag_id=body["dag_id"],
-            run_id=body["dag_run_id"],
-            state=body["state"],
-            run_type=body.get("run_type", ""),
-            logical_date=_datetime(body.get("logical_date")),
-            data_interval_start=_datetime(body.get("data_interval_start")),
-            data_interval_end=_datetime(body.get("data_interval_end")),
-            start_date=_datetime(body.get("start_date")),
-            end_date=_datetime(body.get("end_date")),
-            conf=body.get("conf") or {},
-            raw=body,
+            dag_id=run.dag_id,
+            run_id=run.dag_run_id,
+            state=_value(run.state),
+            run_type=_value(run.run_type) or "",
+            logical_date=run.logical_date,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end,
+            start_date=run.start_date,
+            end_date=run.end_date,
+            conf=run.conf or {},
         )
 
 
@@ -148,20 +158,18 @@ class TaskInstance:
     try_number: int
     start_date: datetime | None
     end_date: datetime | None
-    raw: Mapping[str, Any] = dataclasses.field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> TaskInstance:
+    def from_model(cls, ti: Any) -> TaskInstance:
         return cls(
-            dag_id=body["dag_id"],
-            run_id=body["dag_run_id"],
-            task_id=body["task_id"],
-            map_index=int(body.get("map_index", -1)),
-            state=body.get("state"),
-            try_number=int(body.get("try_number", 0)),
-            start_date=_datetime(body.get("start_date")),
-            end_date=_datetime(body.get("end_date")),
-            raw=body,
+            dag_id=ti.dag_id,
+            run_id=ti.dag_run_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index,
+            state=_value(ti.state),
+            try_number=ti.try_number,
+            start_date=ti.start_date,
+            end_date=ti.end_date,
         )
 
 
@@ -177,8 +185,8 @@ class DagImportError:
         return lines[-1] if lines else "(no stack trace)"
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> DagImportError:
-        return cls(filename=body.get("filename", ""), stack_trace=body.get("stack_trace", ""))
+    def from_model(cls, error: Any) -> DagImportError:
+        return cls(filename=error.filename or "", stack_trace=error.stack_trace or "")
 
 
 class AirflowClient:
@@ -188,24 +196,21 @@ class AirflowClient:
     :param username: login for ``POST /auth/token``.
     :param password: its password.
     :param timeout_s: per-request timeout.
-    :param transport: an httpx transport (tests); the network otherwise.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        username: str,
-        password: str,
-        *,
-        timeout_s: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, username: str, password: str, *, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self._login = {"username": username, "password": password}
-        self._token: str | None = None
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout_s, trust_env=False, transport=transport
-        )
+        self._timeout_s = timeout_s
+        self._client = generated_client()
+        configuration = self._client.Configuration(host=self.base_url)
+        configuration.retries = False  # callers wait and poll; a refused connection is an answer
+        configuration.proxy = None  # loopback only, whatever the environment's proxy settings say
+        self._api = self._client.ApiClient(configuration)
+        self._dags = self._client.DAGApi(self._api)
+        self._runs = self._client.DagRunApi(self._api)
+        self._tasks = self._client.TaskInstanceApi(self._api)
+        self._errors = self._client.ImportErrorApi(self._api)
 
     @classmethod
     def local(cls, config: PlatformConfig, *, timeout_s: float = 30.0) -> AirflowClient:
@@ -223,71 +228,82 @@ class AirflowClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self._api.rest_client.pool_manager.clear()  # the generated ApiClient's own __exit__ does nothing
 
     # ---- transport -----------------------------------------------------------------------------
     def login(self) -> str:
         """Get a fresh JWT for the login (``POST /auth/token``) and use it from now on; return it."""
-        response = self._send("POST", "/auth/token", json=self._login, auth=False)
-        if response.status_code not in (200, 201):
-            raise AirflowApiError("POST", "/auth/token", response.status_code, _detail(response))
-        self._token = response.json()["access_token"]
-        return self._token
-
-    def _send(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self._token}"} if auth else {}
+        request = self._api.param_serialize(
+            method="POST",
+            resource_path="/auth/token",
+            header_params={"Content-Type": "application/json"},
+            body=self._login,
+        )
         try:
-            return self._http.request(method, path, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise AirflowUnavailableError(method, path, exc) from exc
+            response = self._api.call_api(*request, _request_timeout=self._timeout_s)
+        except urllib3.exceptions.HTTPError as exc:
+            raise AirflowUnavailableError("POST", "/auth/token", exc) from exc
+        body = response.read()
+        if response.status not in (200, 201):
+            raise AirflowApiError("POST", "/auth/token", response.status, _detail(body))
+        token = json.loads(body)["access_token"]
+        self._api.configuration.access_token = token
+        return token
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call ``path`` (under the server root, e.g. ``/api/v2/dags``) and return the decoded JSON.
-
-        Logs in first if needed, and once more if the token was refused (expired).
-        """
-        if self._token is None:
+    def _call(self, method: str, path: str, call: Callable[..., T]) -> T:
+        """``call(_request_timeout=...)`` logged in, once more after a fresh login if refused with 401."""
+        if self._api.configuration.access_token is None:
             self.login()
-        response = self._send(method, path, **kwargs)
-        if response.status_code == 401:
-            self.login()
-            response = self._send(method, path, **kwargs)
-        if response.status_code >= 400:
-            raise AirflowApiError(method, path, response.status_code, _detail(response))
-        return response.json() if response.content else None
+        for attempt in (1, 2):
+            try:
+                return call(_request_timeout=self._timeout_s)
+            except self._client.ApiException as exc:
+                if exc.status == 401 and attempt == 1:
+                    self.login()
+                    continue
+                raise AirflowApiError(method, path, exc.status or 0, _detail(exc.body)) from exc
+            except urllib3.exceptions.HTTPError as exc:
+                raise AirflowUnavailableError(method, path, exc) from exc
+        raise AssertionError("unreachable")
 
-    def _paged(
-        self, path: str, key: str, parse: Callable[[Mapping[str, Any]], T], params: Mapping[str, Any]
-    ) -> list[T]:
+    def _paged(self, path: str, fetch: Callable[..., Any], key: str, parse: Callable[[Any], T]) -> list[T]:
+        """Every item of a list endpoint, page by page (``fetch(limit=, offset=, _request_timeout=)``)."""
         items: list[T] = []
         while True:
-            page = self.request("GET", path, params={**params, "limit": PAGE_LIMIT, "offset": len(items)})
-            batch = page[key]
+            offset = len(items)
+            page = self._call("GET", path, functools.partial(fetch, limit=PAGE_LIMIT, offset=offset))
+            batch = getattr(page, key)
             items.extend(parse(item) for item in batch)
-            if not batch or len(items) >= page.get("total_entries", len(items)):
+            total = page.total_entries if page.total_entries is not None else len(items)
+            if not batch or len(items) >= total:
                 return items
 
     # ---- DAGs ----------------------------------------------------------------------------------
     def list_dags(self, *, paused: bool | None = None) -> list[Dag]:
         """Every DAG the API server knows (stale ones excluded), optionally only (un)paused ones."""
-        params = {} if paused is None else {"paused": str(paused).lower()}
-        return self._paged(f"{API}/dags", "dags", Dag.from_json, params)
+        fetch = functools.partial(self._dags.get_dags, paused=paused)
+        return self._paged(f"{API}/dags", fetch, "dags", Dag.from_model)
 
     def get_dag(self, dag_id: str) -> Dag:
-        return Dag.from_json(self.request("GET", f"{API}/dags/{dag_id}"))
+        path = f"{API}/dags/{dag_id}"
+        return Dag.from_model(self._call("GET", path, functools.partial(self._dags.get_dag, dag_id)))
 
     def set_paused(self, dag_id: str, paused: bool) -> Dag:
         """``PATCH /api/v2/dags/{dag_id}?update_mask=is_paused``; returns the DAG as it now is."""
-        body = self.request(
-            "PATCH", f"{API}/dags/{dag_id}", params={"update_mask": "is_paused"}, json={"is_paused": paused}
+        call = functools.partial(
+            self._dags.patch_dag,
+            dag_id,
+            self._client.DAGPatchBody(is_paused=paused),
+            update_mask=["is_paused"],
         )
-        return Dag.from_json(body)
+        return Dag.from_model(self._call("PATCH", f"{API}/dags/{dag_id}", call))
 
     def unpause(self, dag_id: str) -> Dag:
         return self.set_paused(dag_id, False)
 
     def import_errors(self) -> list[DagImportError]:
-        return self._paged(f"{API}/importErrors", "import_errors", DagImportError.from_json, {})
+        fetch = self._errors.get_import_errors
+        return self._paged(f"{API}/importErrors", fetch, "import_errors", DagImportError.from_model)
 
     def wait_for_dags(
         self, dag_ids: Iterable[str], *, timeout_s: float = DAGS_READY_TIMEOUT_S, poll_s: float = 3.0
@@ -337,28 +353,33 @@ class AirflowClient:
         """
         if (data_interval_start is None) != (data_interval_end is None):
             raise ValueError("give both data_interval_start and data_interval_end, or neither")
-        body: dict[str, Any] = {
-            "logical_date": _iso(logical_date, "logical_date"),
+        fields: dict[str, Any] = {
+            # Airflow requires the key even when null: a run without a logical date.
+            "logical_date": _aware(logical_date, "logical_date"),
             "conf": dict(conf or {}),
         }
         if data_interval_start is not None:
-            body["data_interval_start"] = _iso(data_interval_start, "data_interval_start")
-            body["data_interval_end"] = _iso(data_interval_end, "data_interval_end")
+            fields["data_interval_start"] = _aware(data_interval_start, "data_interval_start")
+            fields["data_interval_end"] = _aware(data_interval_end, "data_interval_end")
         if run_id is not None:
-            body["dag_run_id"] = run_id
+            fields["dag_run_id"] = run_id
         if note is not None:
-            body["note"] = note
-        return DagRun.from_json(self.request("POST", f"{API}/dags/{dag_id}/dagRuns", json=body))
+            fields["note"] = note
+        body = self._client.TriggerDAGRunPostBody(**fields)
+        call = functools.partial(self._runs.trigger_dag_run, dag_id, body)
+        return DagRun.from_model(self._call("POST", f"{API}/dags/{dag_id}/dagRuns", call))
 
     def get_dag_run(self, dag_id: str, run_id: str) -> DagRun:
-        return DagRun.from_json(self.request("GET", f"{API}/dags/{dag_id}/dagRuns/{run_id}"))
+        call = functools.partial(self._runs.get_dag_run, dag_id, run_id)
+        return DagRun.from_model(self._call("GET", f"{API}/dags/{dag_id}/dagRuns/{run_id}", call))
 
     def dag_run_state(self, dag_id: str, run_id: str) -> str:
         return self.get_dag_run(dag_id, run_id).state
 
     def list_dag_runs(self, dag_id: str) -> list[DagRun]:
         """Every run of ``dag_id``, oldest first."""
-        return self._paged(f"{API}/dags/{dag_id}/dagRuns", "dag_runs", DagRun.from_json, {"order_by": "id"})
+        fetch = functools.partial(self._runs.get_dag_runs, dag_id, order_by=["id"])
+        return self._paged(f"{API}/dags/{dag_id}/dagRuns", fetch, "dag_runs", DagRun.from_model)
 
     def wait_for_dag_run(self, dag_id: str, run_id: str, *, timeout_s: float, poll_s: float = 3.0) -> DagRun:
         """Poll until the run is ``success`` or ``failed`` and return it; TimeoutError after ``timeout_s``."""
@@ -374,15 +395,18 @@ class AirflowClient:
     def list_task_instances(self, dag_id: str, run_id: str) -> list[TaskInstance]:
         """Every task instance of one run (mapped ones once per map index)."""
         path = f"{API}/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
-        return self._paged(path, "task_instances", TaskInstance.from_json, {})
+        fetch = functools.partial(self._tasks.get_task_instances, dag_id, run_id)
+        return self._paged(path, fetch, "task_instances", TaskInstance.from_model)
 
 
-def _detail(response: httpx.Response) -> Any:
+def _detail(body: bytes | str | None) -> Any:
+    """Airflow's ``detail`` from an error body, else the body's start."""
+    text = body.decode(errors="replace") if isinstance(body, bytes) else (body or "")
     try:
-        body = response.json()
+        parsed = json.loads(text)
     except ValueError:
-        return response.text[:500]
-    return body.get("detail", body) if isinstance(body, dict) else body
+        return text[:500]
+    return parsed.get("detail", parsed) if isinstance(parsed, dict) else parsed
 
 
 # ---- the platform's DAGs ---------------------------------------------------------------------------

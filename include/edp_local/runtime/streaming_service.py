@@ -2,7 +2,7 @@
 
 The component's command is this module (``python -m edp_local.runtime.streaming_service <job args>``), which
 builds the ``spark-submit`` command line when the job starts and ``exec``s it, keeping its pid. Building
-it there rather than in the registry keeps ``make status`` from zipping packages or needing the Delta
+it there rather than in the registry keeps ``make status`` from building the job wheel or needing the Delta
 jar cache, and gives the job the environment of the moment it starts.
 
 The job serves no port: it is healthy when its health file (``edp.lake.streaming_metrics_path``)
@@ -14,7 +14,6 @@ platform configuration given to :func:`streaming_service`, so a supervisor task 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -99,22 +98,13 @@ def streaming_service(config: PlatformConfig) -> ServiceSpec:
     )
 
 
-def _script_packages(script: Path) -> tuple[str, ...]:
-    """The script's own ``PACKAGES`` (what ``--py-files`` must ship), read by importing it."""
-    spec = importlib.util.spec_from_file_location("stream_events", script)
-    assert spec is not None and spec.loader is not None, f"cannot load {script}"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return tuple(module.PACKAGES)
-
-
 def launch_argv(arguments: Sequence[str], project_root: Path) -> list[str]:
     """The ``spark-submit`` command line running the streaming job with ``arguments``."""
     from edp.spark_runtime.submit import spark_submit_argv  # noqa: PLC0415 - at launch only
 
     script = project_root / SCRIPT
     conf = {"spark.driver.memory": STREAMING_DRIVER_MEMORY}
-    return spark_submit_argv(script, list(arguments), packages=_script_packages(script), conf=conf)
+    return spark_submit_argv(script, list(arguments), conf=conf)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
