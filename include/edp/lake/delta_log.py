@@ -21,10 +21,6 @@ LAST_CHECKPOINT = "_last_checkpoint"
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 
 
-def commit_file_name(version: int) -> str:
-    return f"{version:020d}.json"
-
-
 def commit_time_from_log_lines(text: str) -> datetime | None:
     """``commitInfo.timestamp`` of one commit file, or ``None`` if it has none (older writers)."""
     for line in text.splitlines():

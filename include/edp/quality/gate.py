@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from edp.alerting.failures import raise_quality_gate_alert
@@ -189,8 +188,3 @@ def run_gate(
     record["record"] = record_store_for(config).write(record)
     enforce(record)
     return record
-
-
-def local_record_path(record: Mapping[str, Any]) -> Path | None:
-    location = record.get("record")
-    return Path(location) if location and "://" not in str(location) else None
