@@ -17,11 +17,11 @@ from moto import mock_aws
 from edp.alerting.alerts import build_failure_alert, failure_overrides
 from edp.alerting.failures import FreshnessDeadlineMissed, QualityGateFailed, raise_quality_gate_alert
 from edp.alerting.incidents import IncidentStore, open_or_continue, resolve
-from edp.orchestration.state import FileStateStore
 from edp.alerting.notifier import PlatformAlertNotifier
 from edp.config import get_config
 from edp.monitoring.freshness import FreshnessReading, check_freshness
 from edp.monitoring.metrics import ALERTS_METRIC, NAMESPACE
+from edp.orchestration.state import FileStateStore
 
 pytestmark = pytest.mark.unit
 
