@@ -2,10 +2,10 @@
 
 The streaming supervisor, the ``data_freshness`` check and the local dashboard ask when silver last
 got a commit. delta-rs (``deltalake``) opens the table from its latest checkpoint plus the commits after
-it, without the file list (``without_files``), and reads the newest commit's ``commitInfo``; so the cost
-stays flat as the log grows (measured in docs/benchmarks.md, "Newest Delta commit"). The table's
-location is a local path or an ``s3://`` URI of the environment's lake storage, whose
-``storage_options`` carry the credentials.
+it and reads the newest commit's ``commitInfo``. The cost follows the table's active files, which
+compaction and Delta's log retention bound, more than the log's length (measured in
+docs/benchmarks.md, "Newest Delta commit"). The table's location is a local path or an ``s3://`` URI of
+the environment's lake storage, whose ``storage_options`` carry the credentials.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def newest_commit(table_uri: str, storage: Storage | None = None) -> datetime | 
     """
     options = storage.storage_options() if storage is not None else None
     try:
-        table = DeltaTable(table_uri, storage_options=options, without_files=True)
+        table = DeltaTable(table_uri, storage_options=options)
     except TableNotFoundError:
         return None
     history = table.history(limit=1)
