@@ -70,7 +70,9 @@ def test_newest_commit_of_a_delta_table_on_s3(storage: S3Storage) -> None:
     options = {**storage.storage_options(), "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}  # one writer here
     assert newest_commit(table, storage) is None
     for _ in range(3):
-        write_deltalake(table, pa.table({"event_id": pa.array(["e"])}), mode="append", storage_options=options)
+        write_deltalake(
+            table, pa.table({"event_id": pa.array(["e"])}), mode="append", storage_options=options
+        )
     latest = DeltaTable(table, storage_options=options).history(limit=1)[0]
     assert latest["version"] == 2
     assert newest_commit(table, storage) == datetime.fromtimestamp(latest["timestamp"] / 1000, tz=UTC)
