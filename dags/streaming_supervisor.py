@@ -14,8 +14,8 @@ Every 3 minutes, keeps the streaming job (Kinesis -> bronze/silver/quarantine) r
 
 | environment | job | health facts | state between runs |
 | --- | --- | --- | --- |
-| `local` | `streaming-job` of the local runtime (`spark-submit`) | `.platform/streaming/metrics.json` | `.platform/streaming/supervision.json` |
-| `aws` | Databricks job `databricks.streaming_job` | CloudWatch `EDP/Streaming` + `AWS/Kinesis` | Variable `streaming_supervision_state` |
+| `local` | `streaming-job` of the local runtime (`spark-submit`) | `.platform/streaming/metrics.json` | `.platform/streaming/supervision.json`, incident in `.platform/incidents/` |
+| `aws` | Databricks job `databricks.streaming_job` | CloudWatch `EDP/Streaming` + `AWS/Kinesis` | Variables `streaming_supervision_state`, `platform_incident__streaming_unrecoverable` |
 
 **Trigger with config** (`action`):
 
