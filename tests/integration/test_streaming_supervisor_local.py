@@ -208,7 +208,7 @@ def test_a_killed_job_is_restarted_with_fresh_metrics_and_stop_keeps_it_down(
     new_pid = platform.job_pid()
     assert new_pid is not None and new_pid != old_pid
     incident = platform.sup.store.load().incident
-    assert incident is not None and incident.reason.startswith("not running (process exited")
+    assert incident is not None and incident.detail.startswith("not running (process exited")
     assert [a.outcome for a in incident.attempts] == [f"started pid {new_pid}"]
 
     healthy = wait_for(
