@@ -18,6 +18,7 @@ functions take a boto3 CloudWatch client, so tasks pass the Airflow AWS connecti
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -123,17 +124,20 @@ class FileMetrics:
         """Keep ``datum`` as its metric's latest value (``add``: a running count)."""
         dimensions = ",".join(f"{d['Name']}={d['Value']}" for d in datum["Dimensions"])
         key = f"{datum['MetricName']}[{dimensions}]"
-        try:
-            document = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            document = {}
-        value = float(datum["Value"]) + (float(document.get(key, {}).get("value", 0)) if add else 0)
-        at = datum.get("Timestamp") or datetime.now(tz=UTC)
-        document[key] = {"value": value, "unit": datum["Unit"], "at": at.isoformat()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=True))
-        tmp.replace(self.path)
+        # Tasks run side by side locally: one read-modify-write at a time, so no count is lost.
+        with open(self.path.with_name(f".{self.path.name}.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                document = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                document = {}
+            value = float(datum["Value"]) + (float(document.get(key, {}).get("value", 0)) if add else 0)
+            at = datum.get("Timestamp") or datetime.now(tz=UTC)
+            document[key] = {"value": value, "unit": datum["Unit"], "at": at.isoformat()}
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(document, indent=2, sort_keys=True))
+            tmp.replace(self.path)
 
     def publish_freshness(self, table: str, age_seconds: float, at: datetime) -> None:
         self._record(freshness_metric_datum(table, age_seconds, at))
