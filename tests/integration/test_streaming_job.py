@@ -30,14 +30,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "include" / "spark" / "stream_events.py"
-PACKAGES = (
-    "lake_layout",
-    "event_pipeline",
-    "platform_config",
-    "spark_runtime",
-    "event_contract",
-    "kinesis_source",
-)
+PACKAGES = ("edp",)  # what the platform ships (stream_events.PACKAGES)
 SALT = "streaming-job-test-salt"
 JOB_TIMEOUT_S = 420
 
