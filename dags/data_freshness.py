@@ -54,11 +54,11 @@ DEFAULT_MAX_AGE_SECONDS = 15 * 60
 def data_freshness() -> None:
     @task
     def check_silver_freshness(params: dict | None = None) -> dict:
-        from edp.monitoring.freshness import check_freshness, cloudwatch_publisher  # noqa: PLC0415 - task-time only
+        from edp.monitoring.freshness import check_freshness, metrics_publisher  # noqa: PLC0415 - task-time only
 
         config = runtime_config()
         max_age = timedelta(seconds=float((params or {})["max_age_seconds"]))
-        return check_freshness(config, max_age=max_age, publish_metric=cloudwatch_publisher(config))
+        return check_freshness(config, max_age=max_age, publish_metric=metrics_publisher(config))
 
     check_silver_freshness()
 

@@ -9,13 +9,13 @@ Every 3 minutes, keeps the streaming job (Kinesis -> bronze/silver/quarantine) r
 | `check_health` | judges the job: running? heartbeat age, source lag (Kinesis iterator age), silver freshness |
 | `recover` | restarts a dead or stuck job, at most 3 times per incident with exponential backoff, then gives up |
 | `record_lake_updates` | records asset events for `bronze.events` and `silver.events` when the job committed since the last tick (skipped otherwise), so the UI's lineage starts at the stream |
-| `escalate` | fails while the supervisor has given up; its callback raises **one** `streaming_unrecoverable` alert per incident |
+| `escalate` | fails while the supervisor has given up; the failure callback raises **one** `streaming_unrecoverable` alert per incident |
 | `summarise` (teardown) | the run's results and the supervision state, whatever happened |
 
 | environment | job | health facts | state between runs |
 | --- | --- | --- | --- |
-| `local` | `streaming-job` of the local runtime (`spark-submit`) | `.platform/streaming/metrics.json` | `.platform/streaming/supervision.json` |
-| `aws` | Databricks job `databricks.streaming_job` | CloudWatch `EDP/Streaming` + `AWS/Kinesis` | Variable `streaming_supervision_state` |
+| `local` | `streaming-job` of the local runtime (`spark-submit`) | `.platform/streaming/metrics.json` | `.platform/streaming/supervision.json`, incident in `.platform/incidents/` |
+| `aws` | Databricks job `databricks.streaming_job` | CloudWatch `EDP/Streaming` + `AWS/Kinesis` | Variables `streaming_supervision_state`, `platform_incident__streaming_unrecoverable` |
 
 **Trigger with config** (`action`):
 
@@ -37,7 +37,6 @@ from edp.lake import BRONZE_EVENTS, SILVER_EVENTS
 from edp.lake.assets import table_assets
 from edp.orchestration.defaults import platform_dag_kwargs, platform_default_args
 from edp.orchestration.runtime import runtime_config
-from edp.stream.supervision.notifier import StreamingIncidentNotifier
 from edp.stream.supervision.operators import StreamingControlOperator
 
 STEPS = ("apply_action", "check_health", "recover", "escalate")
@@ -96,7 +95,8 @@ def streaming_supervisor() -> None:
             context["outlet_events"][asset].extra = extra
         return extra
 
-    @task(on_failure_callback=StreamingIncidentNotifier())
+    # Its failure names the incident: the platform callback alerts it once per incident, not per run.
+    @task
     def escalate() -> dict:
         from edp.stream.supervision.supervise import build, escalate  # noqa: PLC0415
 

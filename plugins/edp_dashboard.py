@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from edp.config import get_config
+from edp.resources import resources
 from edp.serving.names import DASHBOARD_URL_PREFIX, dashboard_dir
 
 PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>KPI dashboard</title></head>
@@ -60,16 +61,5 @@ class EdpDashboardPlugin(AirflowPlugin):
     fastapi_apps: ClassVar[list[dict[str, Any]]] = [
         {"app": dashboard_app, "url_prefix": DASHBOARD_URL_PREFIX, "name": "EDP KPI dashboard"}
     ]
-    external_views: ClassVar[list[dict[str, Any]]] = (
-        [
-            {
-                "name": "KPI dashboard",
-                "href": f"{DASHBOARD_URL_PREFIX.lstrip('/')}/",
-                "destination": "nav",
-                "category": "browse",
-                "url_route": "edp-dashboard",
-            }
-        ]
-        if _config.is_local
-        else []
-    )
+    # A link in the Airflow UI only where the dashboard is the BI layer (QuickSight has its own UI).
+    external_views: ClassVar[list[dict[str, Any]]] = resources(_config).bi.ui_links()

@@ -52,11 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edp.batch.gold_build import build_gold_tables, select_tables  # noqa: PLC0415 - needs pyspark
 
     tables = select_tables(args.table_names)
-    spark = job_session(APP_NAME, argv)
+    spark = job_session(APP_NAME, args)
     try:
         summary = build_gold_tables(spark, args.lake_root, args.interval, tables)
     finally:
-        stop_local_session(spark, argv)
+        stop_local_session(spark, args)
     print(json.dumps(summary, sort_keys=True))
     return 0
 

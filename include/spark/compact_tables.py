@@ -118,11 +118,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    spark = job_session(APP_NAME, argv)
+    spark = job_session(APP_NAME, args)
     try:
         summary = optimize(spark, args) if args.action == "optimize" else vacuum(spark, args)
     finally:
-        stop_local_session(spark, argv)
+        stop_local_session(spark, args)
     print(json.dumps(summary, sort_keys=True))
     return 0
 

@@ -79,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edp.batch import replay  # noqa: PLC0415 - needs pyspark
     from edp.stream.pii import load_pii_salt  # noqa: PLC0415
 
-    salt = load_pii_salt()  # before the JVM starts: a missing salt fails fast
-    spark = job_session(APP_NAME, argv)
+    salt = load_pii_salt(config=args.config)  # before the JVM starts: a missing salt fails fast
+    spark = job_session(APP_NAME, args)
     try:
         if args.mode == "merge":
             result = replay.replay_merge(
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allow_drop=args.allow_drop,
             )
     finally:
-        stop_local_session(spark, argv)
+        stop_local_session(spark, args)
     print(json.dumps(result.to_dict(), sort_keys=True))
     return 0
 

@@ -1,7 +1,8 @@
 """Streaming ingest: Kinesis -> bronze / silver / quarantine Delta tables, with health metrics.
 
-Runs unchanged as a Databricks job (``spark_python_task``, source ``format("kinesis")``) and locally
-under ``spark-submit`` (source ``format("kinesis_local")`` against moto's Kinesis), e.g.::
+Runs unchanged as a Databricks job (``spark_python_task`` with ``--engine databricks --platform-env aws``:
+source ``format("kinesis")``, CloudWatch metrics) and locally under ``spark-submit`` (``--engine local``,
+the default: source ``format("kinesis_local")`` against moto's Kinesis), e.g.::
 
     argv = spark_submit_argv(Path("include/spark/stream_events.py"), ["--available-now"])
 
@@ -23,9 +24,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from edp.config import get_config
+from edp.config import Environment, get_config
 from edp.lake import STREAM_EVENTS_QUERY, checkpoint_path, source_metrics_path, streaming_metrics_path
-from edp.spark_runtime.session import on_databricks
+from edp.resources import resources
+from edp.spark_runtime.engines import ENGINE_ARG, ENGINES, LOCAL, engine_named
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -42,9 +44,23 @@ POLL_SECONDS = 1.0
 log = logging.getLogger("stream_events")
 
 
+def _platform_env(argv: Sequence[str] | None) -> str | None:
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--platform-env", choices=[env.value for env in Environment])
+    return probe.parse_known_args(argv)[0].platform_env
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    cfg = get_config()
+    cfg = get_config(env=_platform_env(argv))
     parser = argparse.ArgumentParser(prog="stream_events", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        ENGINE_ARG, choices=sorted(ENGINES), default=LOCAL, help="where this run executes (its launcher says)"
+    )
+    parser.add_argument(
+        "--platform-env",
+        choices=[env.value for env in Environment],
+        help="the environment of this run (the Databricks job passes 'aws'); default PLATFORM_ENV",
+    )
     parser.add_argument("--lake-root", default=cfg.lake.root, help="lake root (default: platform config)")
     parser.add_argument("--checkpoint-dir", help="default: <lake root>/_checkpoints/stream_events")
     parser.add_argument("--stream-name", default=cfg.stream.name)
@@ -59,7 +75,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--source",
         choices=("auto", "kinesis", "kinesis_local"),
         default="auto",
-        help="auto: Databricks' kinesis on Databricks (DATABRICKS_RUNTIME_VERSION set), else kinesis_local",
+        help="auto: the engine's (Databricks' own kinesis with --engine databricks, else kinesis_local)",
     )
     parser.add_argument("--available-now", action="store_true", help="process what is there, then stop")
     parser.add_argument("--query-name", default=STREAM_EVENTS_QUERY)
@@ -67,7 +83,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--metrics-sink",
         choices=("auto", "file", "cloudwatch", "none"),
         default="auto",
-        help="auto: cloudwatch on Databricks or PLATFORM_ENV=aws, else file",
+        help="auto: the environment's metrics sink (cloudwatch on AWS, file locally)",
     )
     parser.add_argument("--metrics-path", help="health file (default: <state dir>/streaming/metrics.json)")
     parser.add_argument(
@@ -77,14 +93,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.trigger_seconds <= 0 or args.max_records_per_shard < 1:
         parser.error("--trigger-seconds must be > 0 and --max-records-per-shard >= 1")
     args.checkpoint_dir = args.checkpoint_dir or checkpoint_path(args.query_name, args.lake_root)
-    args.metrics_path = args.metrics_path or str(streaming_metrics_path())
+    args.metrics_path = args.metrics_path or str(streaming_metrics_path(cfg))
     args.source_metrics_path = args.source_metrics_path or str(
-        Path(args.metrics_path).parent / source_metrics_path().name
+        Path(args.metrics_path).parent / source_metrics_path(cfg).name
     )
+    args.config = cfg
+    args.spark_engine = engine_named(args.engine)
     if args.source == "auto":
-        args.source = "kinesis" if on_databricks() else "kinesis_local"
+        args.source = args.spark_engine.kinesis_format
     if args.metrics_sink == "auto":
-        args.metrics_sink = "cloudwatch" if on_databricks() or not cfg.is_local else "file"
+        args.metrics_sink = resources(cfg).metrics.streaming_sink
     return args
 
 
@@ -155,7 +173,7 @@ def run(spark: SparkSession, args: argparse.Namespace) -> StreamingQuery:
     from edp.stream.tables import ensure_streaming_tables  # noqa: PLC0415
     from edp.stream.writer import MicroBatchWriter  # noqa: PLC0415
 
-    salt = load_pii_salt()
+    salt = load_pii_salt(config=args.config)
     ensure_streaming_tables(spark, args.lake_root)
     tracker = listener = None
     if sink := metrics_sink(args):
@@ -205,14 +223,11 @@ def run(spark: SparkSession, args: argparse.Namespace) -> StreamingQuery:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from edp.spark_runtime.session import get_spark  # noqa: PLC0415 - after argparse, so --help needs no JVM
-
-    spark = get_spark(args.query_name, extra_conf={"spark.sql.session.timeZone": "UTC"})
+    spark = args.spark_engine.session(args.query_name, {"spark.sql.session.timeZone": "UTC"})
     try:
         run(spark, args)  # raises StreamingQueryException if the query failed
     finally:
-        if not on_databricks():  # Databricks owns its session; locally, end the JVM cleanly
-            spark.stop()
+        args.spark_engine.stop(spark)  # Databricks owns its session; locally, end the JVM cleanly
     log.info("query %s stopped", args.query_name)
     return 0
 

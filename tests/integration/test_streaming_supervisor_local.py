@@ -25,10 +25,10 @@ from typing import Any
 import boto3
 import pytest
 
+from edp.alerting.notifier import PlatformAlertNotifier
 from edp.config import PlatformConfig, get_config
 from edp.stream.supervision import supervise
 from edp.stream.supervision.health import HealthBounds
-from edp.stream.supervision.notifier import StreamingIncidentNotifier
 from edp.stream.supervision.policy import RestartPolicy
 from edp.stream.supervision.supervise import Settings, StreamingUnrecoverableError, Supervision
 from edp_local.runtime.streaming_service import STREAMING_JOB
@@ -208,7 +208,7 @@ def test_a_killed_job_is_restarted_with_fresh_metrics_and_stop_keeps_it_down(
     new_pid = platform.job_pid()
     assert new_pid is not None and new_pid != old_pid
     incident = platform.sup.store.load().incident
-    assert incident is not None and incident.reason.startswith("not running (process exited")
+    assert incident is not None and incident.detail.startswith("not running (process exited")
     assert [a.outcome for a in incident.attempts] == [f"started pid {new_pid}"]
 
     healthy = wait_for(
@@ -279,11 +279,11 @@ def alert_inbox(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Callable[[
 
 
 def escalate_callback(platform: Platform, run_id: str, error: StreamingUnrecoverableError) -> None:
-    """What Airflow does when the escalate task fails: call its on_failure_callback with the context."""
+    """What Airflow does when the escalate task fails: call its on_failure_callback (the platform's) with the context."""
     ti = SimpleNamespace(
         dag_id="streaming_supervisor", task_id="escalate", run_id=run_id, try_number=1, map_index=-1
     )
-    StreamingIncidentNotifier()({"ti": ti, "task_instance": ti, "run_id": run_id, "exception": error})
+    PlatformAlertNotifier()({"ti": ti, "task_instance": ti, "run_id": run_id, "exception": error})
 
 
 def test_a_job_that_cannot_run_is_given_up_on_after_bounded_restarts_and_alerted_once(

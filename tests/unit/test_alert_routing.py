@@ -16,11 +16,12 @@ from moto import mock_aws
 
 from edp.alerting.alerts import build_failure_alert, failure_overrides
 from edp.alerting.failures import FreshnessDeadlineMissed, QualityGateFailed, raise_quality_gate_alert
-from edp.alerting.incidents import FileIncidentStore, open_or_continue, resolve
+from edp.alerting.incidents import IncidentStore, open_or_continue, resolve
 from edp.alerting.notifier import PlatformAlertNotifier
 from edp.config import get_config
 from edp.monitoring.freshness import FreshnessReading, check_freshness
 from edp.monitoring.metrics import ALERTS_METRIC, NAMESPACE
+from edp.orchestration.state import FileStateStore
 
 pytestmark = pytest.mark.unit
 
@@ -136,7 +137,7 @@ def test_an_ordinary_exception_keeps_the_task_failure_alert_unchanged() -> None:
 
 # ---- incidents: one alert per incident --------------------------------------------------------------------
 def test_incident_store_opens_continues_and_resolves(tmp_path) -> None:
-    store = FileIncidentStore(tmp_path)
+    store = IncidentStore(FileStateStore(tmp_path))
 
     first = open_or_continue(store, "freshness_deadline_missed", NOW, "stale 1")
     again = open_or_continue(store, "freshness_deadline_missed", NOW + timedelta(minutes=5), "stale 2")
@@ -152,7 +153,7 @@ def test_incident_store_opens_continues_and_resolves(tmp_path) -> None:
 @pytest.mark.disable_socket
 def test_an_incident_is_alerted_once_however_many_runs_fail(platform_env) -> None:
     config = platform_env("local")
-    store = FileIncidentStore(config.state_dir / "incidents")
+    store = IncidentStore(FileStateStore(config.state_dir))
     with mock_aws():
         inbox = alert_inbox(config)
         for minute in (0, 5, 10):
@@ -174,7 +175,7 @@ def test_an_incident_alert_that_could_not_be_published_is_tried_again_on_the_nex
     platform_env,
 ) -> None:
     config = platform_env("local")
-    store = FileIncidentStore(config.state_dir / "incidents")
+    store = IncidentStore(FileStateStore(config.state_dir))
     incident = open_or_continue(store, "freshness_deadline_missed", NOW, "stale")
     exc = FreshnessDeadlineMissed("stale", incident_id=incident.id)
     with mock_aws():
@@ -209,6 +210,19 @@ def test_on_aws_each_alert_is_counted_in_cloudwatch_by_kind(platform_env) -> Non
     assert kinds == ["quality_gate_failed", "task_failure"]
 
 
+@pytest.mark.disable_socket
+def test_locally_each_alert_is_counted_in_the_metrics_file_by_kind(platform_env) -> None:
+    config = platform_env("local")
+    with mock_aws():
+        inbox = alert_inbox(config)
+        for _ in range(2):
+            PlatformAlertNotifier()(failure_context(RuntimeError("boom")))
+        assert len(received(config, inbox)) == 2
+
+    counts = json.loads((config.state_dir / "monitoring" / "platform_metrics.json").read_text())
+    assert counts["Alerts[AlertKind=task_failure]"]["value"] == 2.0
+
+
 # ---- freshness -------------------------------------------------------------------------------------------
 def commit_at(moment: datetime | None):
     return lambda location: moment
@@ -216,7 +230,7 @@ def commit_at(moment: datetime | None):
 
 def test_fresh_data_passes_and_closes_an_open_incident(platform_env) -> None:
     config = platform_env("local")
-    store = FileIncidentStore(config.state_dir / "incidents")
+    store = IncidentStore(FileStateStore(config.state_dir))
     opened = open_or_continue(store, "freshness_deadline_missed", NOW - timedelta(minutes=20), "stale")
 
     result = check_freshness(
@@ -235,7 +249,7 @@ def test_fresh_data_passes_and_closes_an_open_incident(platform_env) -> None:
 
 def test_stale_data_fails_with_the_incident_and_the_reading(platform_env) -> None:
     config = platform_env("local")
-    store = FileIncidentStore(config.state_dir / "incidents")
+    store = IncidentStore(FileStateStore(config.state_dir))
     readings: list[FreshnessReading] = []
 
     with pytest.raises(FreshnessDeadlineMissed) as raised:
@@ -258,7 +272,7 @@ def test_stale_data_fails_with_the_incident_and_the_reading(platform_env) -> Non
 
 def test_a_table_without_commits_is_skipped_not_alerted(platform_env) -> None:
     config = platform_env("local")
-    store = FileIncidentStore(config.state_dir / "incidents")
+    store = IncidentStore(FileStateStore(config.state_dir))
 
     with pytest.raises(AirflowSkipException, match="no commits"):
         check_freshness(config, location="/nowhere", newest_commit=commit_at(None), store=store, now=NOW)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +45,7 @@ def load_dag(monkeypatch: pytest.MonkeyPatch):
 
 def rendered_args(task, context: dict) -> list[str]:
     args = task.render_template(task.application_args, context)
-    return args[4:]  # after --platform-env and --lake-root
+    return args[6:]  # after --engine, --platform-env and --lake-root
 
 
 def validated(dag, conf: dict) -> dict:
@@ -70,6 +71,36 @@ def test_gold_build_passes_the_data_interval_and_links_silver_to_the_gold_assets
     assert [asset.name for asset in task.outlets] == list(GOLD_TABLES)
     # hourly *intervals* (not CronTriggerTimetable, whose runs have an empty data interval)
     assert isinstance(dag.timetable, CronDataIntervalTimetable) and dag.timetable.expression == "0 * * * *"
+
+
+def test_the_spark_jobs_take_the_lake_root_from_the_run_time_config_like_the_tasks_around_them(
+    load_dag, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from edp.config import get_config
+    from edp.orchestration.runtime import OVERRIDES_VARIABLE, runtime_config
+
+    variable = f"AIRFLOW_VAR_{OVERRIDES_VARIABLE.upper()}"
+    monkeypatch.delenv(variable, raising=False)
+    dag = load_dag("gold_build")  # parsed without the override, as the DAG processor does
+    task = dag.task_dict["build_gold"]
+    canary = str(tmp_path / "canary-lake")
+    monkeypatch.setenv(variable, json.dumps({"lake": {"root": canary}}))  # set after parsing, before the run
+
+    hour = datetime(2025, 6, 1, 10, tzinfo=UTC)
+    args = task.render_template(
+        task.application_args, {"data_interval_start": hour, "data_interval_end": hour}
+    )
+    rendered = dict(zip(args[::2], args[1::2], strict=True))
+    assert rendered["--lake-root"] == canary == runtime_config().lake.root
+    assert get_config().lake.root != canary
+    assert (rendered["--engine"], rendered["--platform-env"]) == ("local", "local")
+
+
+def test_every_platform_dag_has_the_run_time_config_macro(load_dag) -> None:
+    from edp.orchestration.runtime import CONFIG_MACRO, runtime_config
+
+    for name in ("gold_build", "lake_backfill", "lake_compaction", "lake_vacuum", "warehouse_load"):
+        assert load_dag(name).user_defined_macros[CONFIG_MACRO] is runtime_config, name
 
 
 def test_the_backfill_form_renders_whole_days_for_gold_and_the_mode_for_the_replay(load_dag) -> None:

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from edp.batch.cli import on_glue
+from edp.config import Environment
 
 pytestmark = pytest.mark.unit
 
@@ -39,7 +39,7 @@ def load_script(name: str) -> ModuleType:
 
 @pytest.fixture(autouse=True)
 def local_platform(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scripts set PLATFORM_ENV from --platform-env; monkeypatch restores it after each test."""
+    """The local environment, without overrides."""
     monkeypatch.setenv("PLATFORM_ENV", "local")
     for key in [k for k in os.environ if k.startswith("PLATFORM__")]:
         monkeypatch.delenv(key)
@@ -63,20 +63,26 @@ def test_optimize_needs_an_interval_and_reads_zorder_columns() -> None:
     assert compact._columns(args.zorder_silver) == ("event_type", "session_id")
 
 
-def test_glue_supplied_arguments_are_ignored_only_on_glue() -> None:
+def test_glue_supplied_arguments_are_ignored_only_when_the_launcher_says_glue() -> None:
     build = load_script("build_gold")
-    assert on_glue(GLUE_EXTRAS) and not on_glue(INTERVAL)
-    args = build.parse_args([*INTERVAL, *GLUE_EXTRAS])
+    args = build.parse_args([*INTERVAL, "--engine", "glue", *GLUE_EXTRAS])
+    assert args.spark_engine.name == "glue" and not args.spark_engine.builds_session
     assert str(args.interval) == "[2025-06-01T00:00:00+00:00, 2025-06-02T00:00:00+00:00)"
     with pytest.raises(SystemExit):
         build.parse_args([*INTERVAL, "--JOB_NAME", "edp-gold-build"])
+    with pytest.raises(SystemExit):  # Glue's arguments alone do not make a run a Glue run
+        build.parse_args([*INTERVAL, *GLUE_EXTRAS])
+    with pytest.raises(SystemExit):
+        build.parse_args([*INTERVAL, "--engine", "emr"])
+    assert build.parse_args(INTERVAL).spark_engine.name == "local"
 
 
-def test_platform_env_aws_switches_the_default_lake_root_to_s3() -> None:
+def test_platform_env_aws_switches_the_default_lake_root_to_s3_without_touching_the_environment() -> None:
     build = load_script("build_gold")
     assert build.parse_args(INTERVAL).lake_root.endswith("/data/lake")
     args = build.parse_args([*INTERVAL, "--platform-env", "aws"])
-    assert os.environ["PLATFORM_ENV"] == "aws"
+    assert args.config.env is Environment.AWS
+    assert os.environ["PLATFORM_ENV"] == "local", "the job's environment is its config, not os.environ"
     assert args.lake_root == "s3://edp-lake/lake"
 
 

@@ -22,6 +22,7 @@ from edp.batch.tasks import (
 )
 from edp.config import get_config
 from edp.config.settings import Environment
+from edp.orchestration.runtime import LAKE_ROOT_TEMPLATE
 
 pytestmark = pytest.mark.unit
 
@@ -55,17 +56,19 @@ def test_the_local_environment_runs_the_script_under_spark_submit_with_the_job_w
 ) -> None:
     monkeypatch.setenv("PLATFORM__LOCAL_STATE_DIR", str(tmp_path))  # the wheel is built under <state>/build
     config = get_config()
-    assert config.is_local and batch_engine(config) == "local"
+    assert config.env is Environment.LOCAL and batch_engine(config) == "local"
     dag, tasks = build(GOLD_JOB, config)
 
     assert tasks.first is tasks.last and isinstance(tasks.first, SparkSubmitLocalOperator)
     assert tasks.first.script == "include/spark/build_gold.py"
     assert (ROOT / tasks.first.script).is_file()
     assert tasks.first.application_args == [
+        "--engine",
+        "local",
         "--platform-env",
         "local",
         "--lake-root",
-        config.lake.root,
+        LAKE_ROOT_TEMPLATE,
         "--start",
         ARGS["--start"],
         "--end",
@@ -91,7 +94,12 @@ def test_glue_uploads_the_script_then_runs_a_deferrable_glue_5_delta_job(aws_con
     assert (
         run.script_location == f"s3://{config.artifacts_bucket}/{config.glue.scripts_prefix}/replay_silver.py"
     )
-    assert run.script_args == {"--platform-env": "aws", "--lake-root": "s3://edp-lake/lake", **ARGS}
+    assert run.script_args == {
+        "--engine": "glue",
+        "--platform-env": "aws",
+        "--lake-root": LAKE_ROOT_TEMPLATE,
+        **ARGS,
+    }
     assert run.create_job_kwargs["GlueVersion"] == "5.0"
     defaults = run.create_job_kwargs["DefaultArguments"]
     assert defaults["--datalake-formats"] == "delta"
@@ -131,10 +139,12 @@ def test_databricks_runs_the_named_job_deferrably_with_the_arguments_as_python_p
     assert run.deferrable is True
     assert run.job_name == config.databricks.gold_job
     assert run.python_params == [
+        "--engine",
+        "databricks",
         "--platform-env",
         "aws",
         "--lake-root",
-        "s3://edp-lake/lake",
+        LAKE_ROOT_TEMPLATE,
         "--start",
         ARGS["--start"],
         "--end",

@@ -116,7 +116,8 @@ def test_the_plugin_mounts_under_the_dashboard_prefix_and_adds_a_nav_entry_local
 
 
 def test_status_resources_show_where_each_serving_piece_lives_and_the_latest_gates(config) -> None:
-    from edp.quality.records import FileRecordStore
+    from edp.lake.storage import LocalStorage
+    from edp.quality.records import RecordStore
     from edp_local.runtime.serving_status import serving_resources
 
     before = serving_resources(config)
@@ -128,7 +129,7 @@ def test_status_resources_show_where_each_serving_piece_lives_and_the_latest_gat
         before["warehouse"]["path"].endswith("warehouse/warehouse.duckdb")
         and before["data_quality"]["latest"] == {}
     )
-    FileRecordStore(config.state_dir / "quality").write(
+    RecordStore(LocalStorage(config.state_dir)).write(
         {
             "format": "edp.quality_run/v1",
             "layer": "gold",

@@ -90,9 +90,20 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _imports(path: Path) -> Iterator[str]:
-    """Every absolute import in ``path``, inside functions too (the jobs import pyspark lazily)."""
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+MAPPING = INCLUDE / "edp" / "resources" / "__init__.py"
+
+
+TASK_TIME_ONLY = "task-time only"  # the codebase's mark on imports that only Airflow tasks reach
+
+
+def _import_names(nodes: Iterator[ast.AST], lines: list[str] | None = None) -> Iterator[str]:
+    for node in nodes:
+        if (
+            lines
+            and isinstance(node, ast.Import | ast.ImportFrom)
+            and TASK_TIME_ONLY in lines[node.lineno - 1]
+        ):
+            continue
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -100,23 +111,76 @@ def _imports(path: Path) -> Iterator[str]:
             yield from (f"{node.module}.{alias.name}" for alias in node.names)
 
 
+def _imports(path: Path) -> Iterator[str]:
+    """Every absolute import in ``path``, inside functions too (the jobs import pyspark lazily), except
+    those marked ``task-time only``: a method only an Airflow task calls (e.g. a CloudWatch client made
+    through the Airflow connection) is never reached by a job.
+
+    The environment mapping is the exception: its factories import a resource's module only when a
+    caller asks for that resource, so only its module-level imports count here; the factories of the
+    resources the jobs ask for are followed by :func:`_used_factory_imports`.
+    """
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    if path == MAPPING:
+        yield from _import_names(iter(tree.body))
+    else:
+        yield from _import_names(ast.walk(tree), text.splitlines())
+
+
+def _resources_asked_for(path: Path) -> set[str]:
+    """``key`` of every ``resources(...).key`` in ``path``."""
+    return {
+        node.attr
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == "resources"
+    }
+
+
+def _used_factory_imports(keys: set[str]) -> Iterator[str]:
+    """Imports inside the mapping's factories (both environments) for the resources in ``keys``."""
+    tree = ast.parse(MAPPING.read_text(encoding="utf-8"))
+    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    factories: set[str] = set()
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "ResourceMap":
+            for keyword in call.keywords:
+                if keyword.arg in keys:
+                    factories |= {n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name)}
+    for name in sorted(factories & set(functions)):
+        yield from _import_names(ast.walk(functions[name]))
+
+
 def _third_party_imports_of_the_jobs() -> set[str]:
     """Top-level third-party modules the Spark entry scripts can reach through edp."""
     pending = sorted((INCLUDE / "spark").glob("*.py"))
     seen: set[Path] = set()
     third_party: set[str] = set()
+    asked: set[str] = set()
+    followed: set[str] = set()
     while pending:
         path = pending.pop()
-        if path in seen:
+        if path not in seen:
+            seen.add(path)
+            asked |= _resources_asked_for(path)
+            modules = list(_imports(path))
+        elif asked - followed:
+            modules = list(_used_factory_imports(asked - followed))
+            followed |= asked
+        else:
             continue
-        seen.add(path)
-        for module in _imports(path):
+        for module in modules:
             top = module.split(".")[0]
             if top == "edp":
                 parts = module.split(".")
                 pending += [f for i in range(1, len(parts) + 1) if (f := _module_file(".".join(parts[:i])))]
             elif top not in sys.stdlib_module_names and top != "__future__":
                 third_party.add(top)
+        if not pending and asked - followed:
+            pending.append(MAPPING)
     return third_party
 
 

@@ -21,7 +21,7 @@ def clean_platform_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_local_is_the_default_environment() -> None:
     assert get_env() is Environment.LOCAL
-    assert get_config().is_local
+    assert get_config().env is Environment.LOCAL
 
 
 def test_unknown_environment_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,13 +61,25 @@ def test_local_defaults_read_kinesis_local_and_checkpoint_under_the_lake(
 def test_on_databricks_the_native_kinesis_source_and_cloudwatch_are_chosen(
     stream_events: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "17.3")  # sniffed no more: the launcher says
 
-    args = stream_events.parse_args(["--lake-root", "s3://bucket/lake", "--available-now"])
+    args = stream_events.parse_args(
+        [
+            "--engine",
+            "databricks",
+            "--platform-env",
+            "aws",
+            "--lake-root",
+            "s3://bucket/lake",
+            "--available-now",
+        ]
+    )
 
     assert (args.source, args.metrics_sink) == ("kinesis", "cloudwatch")
     assert args.checkpoint_dir == "s3://bucket/lake/_checkpoints/stream_events"
     assert args.available_now
+    assert not args.spark_engine.builds_session, "Databricks owns the session"
+    assert stream_events.parse_args([]).source == "kinesis_local"
 
 
 def test_explicit_arguments_win_and_nonsense_is_refused(stream_events: ModuleType) -> None:

@@ -20,8 +20,13 @@ from airflow.providers.databricks.triggers.databricks import DatabricksExecution
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 from moto import mock_aws
 
+from edp.alerting.alerts import STREAMING_UNRECOVERABLE
+from edp.alerting.incidents import Incident, RecoveryAttempt
+from edp.alerting.notifier import PlatformAlertNotifier
 from edp.config import get_config
-from edp.lake.delta_log import local_newest_commit, s3_newest_commit
+from edp.lake.delta_log import newest_commit
+from edp.orchestration.state import FileStateStore, VariableStateStore
+from edp.resources import STATE_VARIABLES
 from edp.stream.metrics import CloudWatchSink, FileSink, HealthTracker
 from edp.stream.supervision import supervise
 from edp.stream.supervision.controllers import (
@@ -32,17 +37,9 @@ from edp.stream.supervision.controllers import (
 )
 from edp.stream.supervision.health import HealthBounds, Observation, Status, assess
 from edp.stream.supervision.metrics import read_cloudwatch_metrics, read_local_metrics
-from edp.stream.supervision.notifier import StreamingIncidentNotifier
 from edp.stream.supervision.operators import StreamingControlOperator
 from edp.stream.supervision.policy import Action, RestartPolicy
-from edp.stream.supervision.state import (
-    DesiredState,
-    FileStateStore,
-    Incident,
-    RestartAttempt,
-    SupervisionState,
-    VariableStateStore,
-)
+from edp.stream.supervision.state import DesiredState, SupervisionState, SupervisionStore, open_incident
 from edp.stream.supervision.supervise import Command, Settings, StreamingUnrecoverableError, Supervision
 
 pytestmark = pytest.mark.unit
@@ -184,8 +181,9 @@ def test_a_snapshot_of_an_unknown_format_is_rejected(tmp_path: Path) -> None:
 
 # ---- restart policy ------------------------------------------------------------------------------
 def incident_with(attempt_times: list[datetime]) -> Incident:
-    attempts = tuple(RestartAttempt(at, "not running", "started pid 1") for at in attempt_times)
-    return Incident("streaming-x", NOW - timedelta(hours=1), "not running", attempts)
+    attempts = tuple(RecoveryAttempt(at, "not running", "started pid 1") for at in attempt_times)
+    opened = NOW - timedelta(hours=1)
+    return Incident(STREAMING_UNRECOVERABLE, "streaming-x", opened, opened, "not running", attempts=attempts)
 
 
 def test_backoff_doubles_per_attempt_and_is_capped() -> None:
@@ -291,7 +289,7 @@ def sup(tmp_path: Path, clock: Clock) -> Supervision:
     metrics_path = tmp_path / "metrics.json"
     return Supervision(
         controller=RecordingController(),
-        store=FileStateStore(tmp_path / "state" / "supervision.json"),
+        store=SupervisionStore(FileStateStore(tmp_path / "state")),
         settings=Settings(BOUNDS, POLICY),
         metrics_reader=lambda _now: read_local_metrics(metrics_path) if metrics_path.exists() else None,
         silver_reader=lambda: None,
@@ -321,7 +319,7 @@ def test_a_dead_job_is_restarted_as_attempt_one_and_the_incident_closes_when_hea
     assert (result["result"], result["decision"], result["attempt"]) == ("recovery", "restart", 1)
     incident = sup.store.load().incident
     assert incident is not None and [a.outcome for a in incident.attempts] == ["started pid 102"]
-    assert incident.reason.startswith("not running")
+    assert incident.detail.startswith("not running")
 
     sup.controller.started_at = clock.now
     beat(sup, tmp_path, clock.now + timedelta(seconds=40))
@@ -422,7 +420,7 @@ def test_restart_action_stops_and_starts_whatever_the_health(sup: Supervision) -
 
 
 def test_file_state_round_trips_every_field(tmp_path: Path) -> None:
-    store = FileStateStore(tmp_path / "s.json")
+    store = SupervisionStore(FileStateStore(tmp_path))
     state = SupervisionState(
         desired=DesiredState.STOPPED,
         desired_changed_at=NOW,
@@ -433,6 +431,8 @@ def test_file_state_round_trips_every_field(tmp_path: Path) -> None:
     )
     store.save(state)
     assert store.load() == state
+    assert (tmp_path / "streaming" / "supervision.json").is_file()
+    assert (tmp_path / "incidents" / "streaming_unrecoverable.json").is_file()
 
 
 def test_variable_state_store_reads_and_writes_json_through_the_sdk_variable() -> None:
@@ -444,10 +444,11 @@ def test_variable_state_store_reads_and_writes_json_through_the_sdk_variable() -
         ),
         mock.patch("airflow.sdk.Variable.get", side_effect=lambda key, **kw: saved[key][0]),
     ):
-        store = VariableStateStore()
+        store = SupervisionStore(VariableStateStore(STATE_VARIABLES))
         store.save(state)
         assert store.load() == state
     assert saved["streaming_supervision_state"][1]["serialize_json"] is True
+    assert saved["platform_incident__streaming_unrecoverable"][0]["id"] == state.incident.id
 
 
 # ---- once-per-incident alerting (moto SNS -> SQS) ----------------------------------------------
@@ -457,6 +458,7 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith(("AWS_", "PLATFORM_", "AIRFLOW_CONN_")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("PLATFORM_ENV", "local")
+    monkeypatch.setenv("PLATFORM__LOCAL_STATE_DIR", str(tmp_path / "state"))  # the sup fixture's store
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     config = get_config()
@@ -511,7 +513,7 @@ def test_unrecoverable_alert_is_published_once_per_incident_not_once_per_run(
     config = get_config()
     first = dataclasses.replace(incident_with([NOW]), exhausted_at=NOW)
     sup.store.save(SupervisionState(incident=first))
-    notifier = StreamingIncidentNotifier(config=config, store=sup.store)
+    notifier = PlatformAlertNotifier(config=config)  # every task's callback; the error names the incident
     with mock_aws():
         queue = alert_inbox(config.stream.region, config.sns.alerts_topic)
         for run in ("scheduled__1", "scheduled__2", "scheduled__3"):
@@ -520,7 +522,7 @@ def test_unrecoverable_alert_is_published_once_per_incident_not_once_per_run(
 
         # The job recovers, later fails for good again: a new incident, a new alert.
         sup.store.save(sup.store.load().close_incident(NOW, "recovered"))
-        second = dataclasses.replace(Incident.open("not running", NOW + timedelta(hours=1)), exhausted_at=NOW)
+        second = dataclasses.replace(open_incident("not running", NOW + timedelta(hours=1)), exhausted_at=NOW)
         sup.store.save(dataclasses.replace(sup.store.load(), incident=second))
         notifier(escalate_context(sup, "scheduled__9"))
         notifier(escalate_context(sup, "scheduled__10"))
@@ -549,7 +551,7 @@ def test_other_failures_of_the_escalate_task_are_ordinary_task_failure_alerts(
     context = {"ti": ti, "run_id": "r", "exception": ValueError("supervision state has schema_version 7")}
     with mock_aws():
         queue = alert_inbox(config.stream.region, config.sns.alerts_topic)
-        StreamingIncidentNotifier(config=config, store=sup.store)(context)
+        PlatformAlertNotifier(config=config)(context)
         alerts = drain(config.stream.region, queue)
     assert [a["alert_kind"] for a in alerts] == ["task_failure"]
 
@@ -661,7 +663,7 @@ def test_control_operator_defers_on_the_databricks_trigger_then_starts_the_new_r
     hook._do_api_call.side_effect = runs_api([run(555, "RUNNING")])
     databricks = Supervision(
         controller=DatabricksStreamingController(hook, "edp-streaming-ingest", sleep=lambda _s: None),
-        store=FileStateStore(tmp_path / "state.json"),
+        store=SupervisionStore(FileStateStore(tmp_path)),
         settings=Settings(BOUNDS, POLICY),
         metrics_reader=lambda _now: None,
         silver_reader=lambda: None,
@@ -738,39 +740,44 @@ def test_cloudwatch_reports_a_failed_query_when_failure_follows_the_last_heartbe
     assert metrics.state == "failed"
 
 
-# ---- silver freshness from the Delta log --------------------------------------------------------
-def delta_commit(log_dir: Path, version: int, committed: datetime) -> None:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    actions = [
-        {"commitInfo": {"timestamp": int(committed.timestamp() * 1000), "operation": "MERGE"}},
-        {"add": {"path": f"part-{version}.parquet", "size": 1, "dataChange": True}},
-    ]
-    (log_dir / f"{version:020d}.json").write_text("\n".join(json.dumps(a) for a in actions))
+# ---- silver freshness from the Delta log (delta-rs) -------------------------------------------
+def test_newest_commit_is_the_time_of_the_tables_latest_version(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
 
-
-def test_local_newest_commit_is_the_highest_version_commit_time(tmp_path: Path) -> None:
     table = tmp_path / "silver" / "events"
-    for version in (0, 1, 2, 10):
-        delta_commit(table / "_delta_log", version, NOW - timedelta(minutes=20 - version))
-    (table / "_delta_log" / "00000000000000000010.checkpoint.parquet").write_bytes(b"")
-    assert local_newest_commit(table) == NOW - timedelta(minutes=10)
-    assert local_newest_commit(tmp_path / "no-table") is None
+    rows = pa.table({"event_id": pa.array(["e"])})
+    for version in range(12):  # past a checkpoint (every 10 commits here)
+        config = {"delta.checkpointInterval": "10"} if version == 0 else None
+        write_deltalake(str(table), rows, mode="append", configuration=config)
+    newest = DeltaTable(str(table)).history(limit=1)[0]
+    assert newest["version"] == 11
+    assert newest_commit(str(table)) == datetime.fromtimestamp(newest["timestamp"] / 1000, tz=UTC)
+    assert newest_commit(str(tmp_path / "no-table")) is None
 
 
-def test_s3_newest_commit_lists_only_after_the_last_checkpoint(offline_aws) -> None:
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket="edp-lake")
-        prefix = "lake/silver/events/_delta_log/"
-        for version in range(0, 13):
-            committed = NOW - timedelta(minutes=60 - version)
-            body = json.dumps({"commitInfo": {"timestamp": int(committed.timestamp() * 1000)}})
-            s3.put_object(Bucket="edp-lake", Key=f"{prefix}{version:020d}.json", Body=body.encode())
-        s3.put_object(Bucket="edp-lake", Key=f"{prefix}_last_checkpoint", Body=b'{"version": 10, "size": 3}')
-        with mock.patch.object(s3, "get_paginator", wraps=s3.get_paginator) as paginator:
-            newest = s3_newest_commit("s3://edp-lake/lake/silver/events", s3)
-        assert newest == NOW - timedelta(minutes=48)
-        paginator.assert_called_once_with("list_objects_v2")
+def test_s3_storage_gives_delta_rs_the_connections_credentials_and_endpoint() -> None:
+    from edp.lake.storage import AwsCredentials, S3Storage
+
+    resolved: list[str] = []
+
+    def credentials() -> AwsCredentials:
+        resolved.append("once")
+        return AwsCredentials("AKIA", "secret", "token", "http://127.0.0.1:4566")
+
+    storage = S3Storage("s3://edp-lake/lake", credentials, region="us-east-1")
+    assert storage.uri("silver", "events") == "s3://edp-lake/lake/silver/events"
+    assert resolved == [], "credentials are fetched on first use, in the task, never at parse time"
+    assert storage.storage_options() == {
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_SESSION_TOKEN": "token",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+        "AWS_ALLOW_HTTP": "true",
+    }
+    storage.storage_options()
+    assert resolved == ["once"]
 
 
 # ---- wiring per environment ----------------------------------------------------------------------
@@ -784,7 +791,8 @@ def test_aws_supervision_drives_the_configured_databricks_job_and_keeps_state_in
     assert isinstance(sup.controller, DatabricksStreamingController)
     assert sup.controller.job_name == "edp-streaming-canary"
     assert sup.controller.hook.databricks_conn_id == config.connections.databricks
-    assert isinstance(sup.store, VariableStateStore)
+    assert isinstance(sup.store.state, VariableStateStore)
+    assert sup.store.location == "Airflow Variable 'streaming_supervision_state'"
     assert sup.settings.bounds.startup_grace >= timedelta(minutes=10), "job clusters take minutes to start"
 
 

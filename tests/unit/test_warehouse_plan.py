@@ -15,8 +15,8 @@ from edp.lake import SILVER_EVENTS
 from edp.lake.gold import GOLD_DAILY_ACTIVE_USERS, GOLD_REVENUE_DAILY, GOLD_SESSIONS
 from edp.lake.intervals import parse_interval
 from edp.serving.arrow_schemas import silver_arrow_schema
+from edp.serving.bi import SPICE_INGESTION_ID
 from edp.serving.names import safe_id
-from edp.serving.operators import SPICE_INGESTION_ID
 from edp.serving.plan import LoadPlan, NoIntervalError, build_plan, interval_from_context
 
 pytestmark = pytest.mark.unit

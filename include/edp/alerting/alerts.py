@@ -33,6 +33,7 @@ TASK_FAILURE = "task_failure"
 PLATFORM_UNHEALTHY = "platform_unhealthy"
 QUALITY_GATE_FAILED = "quality_gate_failed"
 FRESHNESS_DEADLINE_MISSED = "freshness_deadline_missed"
+STREAMING_UNRECOVERABLE = "streaming_unrecoverable"
 DETAILS_LIMIT = 20  # keys of an alert's optional ``details`` mapping
 
 _ALERT_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

@@ -8,29 +8,28 @@ publish succeeded: if SNS was unreachable the next failing run tries again, so a
 never dropped. When the condition clears, :func:`resolve` closes the incident; the next occurrence
 is a new incident with a new id and a new alert.
 
-Where the state lives (:func:`incident_store_for`):
-
-* ``aws``: an Airflow Variable per alert kind (``platform_incident__<kind>``). Workers are ephemeral,
-  the metadata DB is shared and operators can read or reset it in the UI.
-* ``local``: ``<state dir>/incidents/<kind>.json``, readable without an API server, and reset by
-  ``make clean`` with the rest of the local state.
-
-The DAGs using this run with ``max_active_runs=1``, so each kind has one writer at a time.
+Every incident of the platform is this one :class:`Incident` (the streaming supervisor's too, with its
+restart attempts), kept in one place: the environment's state store (:mod:`edp.orchestration.state`),
+one document per alert kind. Locally that is ``<state dir>/incidents/<kind>.json``; on AWS the Airflow
+Variable ``platform_incident__<kind>``. The DAGs using this run with ``max_active_runs=1``, so each
+kind has one writer at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from edp.alerting.alerts import validate_alert_kind
-from edp.config import PlatformConfig
 
-VARIABLE_PREFIX = "platform_incident__"
+if TYPE_CHECKING:
+    from edp.config import PlatformConfig
+    from edp.orchestration.state import StateStore
+
+DOCUMENT_PREFIX = "incidents/"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -45,6 +44,29 @@ def _parse(value: Any) -> datetime | None:
 
 
 @dataclasses.dataclass(frozen=True)
+class RecoveryAttempt:
+    """One automatic recovery made for an incident (the streaming supervisor's restarts).
+
+    :param at: when it was made.
+    :param reason: the finding that called for it (``not running``, ``no progress for 412s ...``).
+    :param outcome: ``started pid 4242`` / ``started run 981`` or ``failed: <error>``.
+    """
+
+    at: datetime
+    reason: str
+    outcome: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": _iso(self.at), "reason": self.reason, "outcome": self.outcome}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecoveryAttempt:
+        at = _parse(data["at"])
+        assert at is not None
+        return cls(at=at, reason=str(data["reason"]), outcome=str(data["outcome"]))
+
+
+@dataclasses.dataclass(frozen=True)
 class Incident:
     """One open (or just closed) occurrence of a condition.
 
@@ -53,6 +75,9 @@ class Incident:
     :param detail: the latest description of the condition.
     :param alerted_at: when its alert was published; ``None`` until then.
     :param closed_at: when the condition cleared; ``None`` while open.
+    :param failures: how many checks found the condition during the incident.
+    :param attempts: automatic recoveries made for it, oldest first.
+    :param exhausted_at: when the recovery budget ran out (the supervisor gave up).
     """
 
     kind: str
@@ -63,10 +88,36 @@ class Incident:
     alerted_at: datetime | None = None
     closed_at: datetime | None = None
     failures: int = 1
+    attempts: tuple[RecoveryAttempt, ...] = ()
+    exhausted_at: datetime | None = None
+
+    @classmethod
+    def open(cls, kind: str, now: datetime, detail: str = "", *, id: str | None = None) -> Incident:
+        return cls(
+            kind=validate_alert_kind(kind),
+            id=id or uuid.uuid4().hex[:12],
+            opened_at=now,
+            last_seen_at=now,
+            detail=detail,
+        )
 
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+    @property
+    def last_attempt(self) -> RecoveryAttempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    def with_attempt(self, attempt: RecoveryAttempt) -> Incident:
+        return dataclasses.replace(self, attempts=(*self.attempts, attempt), last_seen_at=attempt.at)
+
+    def with_last_outcome(self, outcome: str) -> Incident:
+        """The same incident with its last attempt's outcome replaced (a deferred restart finished)."""
+        if not self.attempts:
+            return self
+        last = dataclasses.replace(self.attempts[-1], outcome=outcome)
+        return dataclasses.replace(self, attempts=(*self.attempts[:-1], last))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,77 +129,58 @@ class Incident:
             "alerted_at": _iso(self.alerted_at),
             "closed_at": _iso(self.closed_at),
             "failures": self.failures,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "exhausted_at": _iso(self.exhausted_at),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Incident:
-        opened, seen = _parse(data["opened_at"]), _parse(data["last_seen_at"])
-        assert opened is not None and seen is not None
+    def from_dict(cls, data: Mapping[str, Any], *, kind: str | None = None) -> Incident:
+        """Read :meth:`to_dict`'s form; ``kind`` and ``reason`` stand in for fields older documents lack."""
+        opened = _parse(data["opened_at"])
+        assert opened is not None
         return cls(
-            kind=str(data["kind"]),
+            kind=str(data.get("kind") or kind),
             id=str(data["id"]),
             opened_at=opened,
-            last_seen_at=seen,
-            detail=str(data.get("detail", "")),
+            last_seen_at=_parse(data.get("last_seen_at")) or opened,
+            detail=str(data.get("detail", data.get("reason", ""))),
             alerted_at=_parse(data.get("alerted_at")),
             closed_at=_parse(data.get("closed_at")),
             failures=int(data.get("failures", 1)),
+            attempts=tuple(RecoveryAttempt.from_dict(a) for a in data.get("attempts", [])),
+            exhausted_at=_parse(data.get("exhausted_at")),
         )
 
 
-class IncidentStore(Protocol):
-    location: str
+class IncidentStore:
+    """The incident of each alert kind, one state document per kind (``incidents/<kind>``).
 
-    def load(self, kind: str) -> Incident | None: ...
+    :param state: the state store of the environment (:mod:`edp.orchestration.state`).
+    """
 
-    def save(self, incident: Incident) -> None: ...
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
 
+    @staticmethod
+    def document(kind: str) -> str:
+        return f"{DOCUMENT_PREFIX}{validate_alert_kind(kind)}"
 
-class FileIncidentStore:
-    """One JSON file per kind under ``directory``; written atomically."""
-
-    def __init__(self, directory: Path | str) -> None:
-        self.directory = Path(directory)
-        self.location = str(self.directory)
-
-    def _path(self, kind: str) -> Path:
-        return self.directory / f"{validate_alert_kind(kind)}.json"
+    def location(self, kind: str) -> str:
+        return self.state.location(self.document(kind))
 
     def load(self, kind: str) -> Incident | None:
-        try:
-            return Incident.from_dict(json.loads(self._path(kind).read_text()))
-        except FileNotFoundError:
-            return None
+        data = self.state.load(self.document(kind))
+        return Incident.from_dict(data, kind=kind) if data else None
 
     def save(self, incident: Incident) -> None:
-        path = self._path(incident.kind)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(incident.to_dict(), indent=2))
-        tmp.replace(path)
+        self.state.save(self.document(incident.kind), incident.to_dict())
 
 
-class VariableIncidentStore:
-    """One Airflow Variable per kind (task and callback time only: it talks to the API server)."""
+def incident_store(config: PlatformConfig) -> IncidentStore:
+    """The incidents of ``config``'s environment, in its state store."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping loads its factories lazily
 
-    location = f"Variable {VARIABLE_PREFIX}<kind>"
-
-    def load(self, kind: str) -> Incident | None:
-        from airflow.sdk import Variable  # noqa: PLC0415 - task-time only
-
-        raw = Variable.get(VARIABLE_PREFIX + validate_alert_kind(kind), default=None)
-        return Incident.from_dict(json.loads(raw)) if raw else None
-
-    def save(self, incident: Incident) -> None:
-        from airflow.sdk import Variable  # noqa: PLC0415
-
-        Variable.set(VARIABLE_PREFIX + validate_alert_kind(incident.kind), json.dumps(incident.to_dict()))
-
-
-def incident_store_for(config: PlatformConfig) -> IncidentStore:
-    if config.is_local:
-        return FileIncidentStore(config.state_dir / "incidents")
-    return VariableIncidentStore()
+    return IncidentStore(resources(config).state)
 
 
 def open_or_continue(store: IncidentStore, kind: str, now: datetime, detail: str) -> Incident:
@@ -159,9 +191,7 @@ def open_or_continue(store: IncidentStore, kind: str, now: datetime, detail: str
             current, last_seen_at=now, detail=detail, failures=current.failures + 1
         )
     else:
-        incident = Incident(
-            kind=kind, id=uuid.uuid4().hex[:12], opened_at=now, last_seen_at=now, detail=detail
-        )
+        incident = Incident.open(kind, now, detail)
     store.save(incident)
     return incident
 

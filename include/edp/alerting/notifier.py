@@ -38,9 +38,10 @@ class PlatformAlertNotifier(BaseNotifier):
 
     The failure's exception may choose the alert (:mod:`edp.alerting.failures`): its kind, severity
     and details win over this notifier's defaults, and one carrying an ``incident_id`` is published
-    once per incident (:mod:`edp.alerting.incidents`). With ``PLATFORM_ENV=aws`` each published alert
-    also counts into the CloudWatch metric ``EDP/Platform Alerts`` (dimension ``AlertKind``), which the
-    alarms of :mod:`edp.monitoring.alarms` watch; a failure to publish that metric never blocks the alert.
+    once per incident (:mod:`edp.alerting.incidents`). Each published alert also counts into the
+    environment's metrics sink: on AWS the CloudWatch metric ``EDP/Platform Alerts`` (dimension
+    ``AlertKind``), which the alarms of :mod:`edp.monitoring.alarms` watch; a failure to count never
+    blocks the alert.
     """
 
     template_fields = ()
@@ -71,16 +72,15 @@ class PlatformAlertNotifier(BaseNotifier):
             return
         self.publish(alert, config)
         if incident_id:
-            from edp.alerting.incidents import incident_store_for, mark_alerted  # noqa: PLC0415
+            from edp.alerting.incidents import incident_store, mark_alerted  # noqa: PLC0415
 
-            mark_alerted(incident_store_for(config), alert["alert_kind"], incident_id, datetime.now(tz=UTC))
-        if not config.is_local:
-            self._count_in_cloudwatch(alert, config)
+            mark_alerted(incident_store(config), alert["alert_kind"], incident_id, datetime.now(tz=UTC))
+        self._count(alert, config)
 
     def _incident_already_alerted(self, config: PlatformConfig, alert: dict[str, Any]) -> bool:
-        from edp.alerting.incidents import incident_store_for  # noqa: PLC0415 - callback time only
+        from edp.alerting.incidents import incident_store  # noqa: PLC0415 - callback time only
 
-        store = incident_store_for(config)
+        store = incident_store(config)
         incident = store.load(alert["alert_kind"])
         if incident is not None and incident.id == alert["incident_id"] and incident.alerted_at is not None:
             self.log.info(
@@ -92,18 +92,14 @@ class PlatformAlertNotifier(BaseNotifier):
             return True
         return False
 
-    def _count_in_cloudwatch(self, alert: dict[str, Any], config: PlatformConfig) -> None:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: PLC0415
-
-        from edp.monitoring.metrics import put_alert_metric  # noqa: PLC0415
+    def _count(self, alert: dict[str, Any], config: PlatformConfig) -> None:
+        """Count the alert in the environment's metrics sink (CloudWatch ``EDP/Platform Alerts`` on AWS)."""
+        from edp.resources import resources  # noqa: PLC0415 - callback time only
 
         try:
-            client = AwsBaseHook(
-                aws_conn_id=config.connections.aws, client_type="cloudwatch", region_name=config.stream.region
-            ).conn
-            put_alert_metric(client, alert)
+            resources(config).metrics.count_alert(alert)
         except Exception:  # the alert is out; a missing data point only weakens a rate alarm
-            self.log.warning("could not count the alert in CloudWatch", exc_info=True)
+            self.log.warning("could not count the alert in the metrics sink", exc_info=True)
 
     def publish(self, alert: dict[str, Any], config: PlatformConfig) -> None:
         """Publish one alert to the topic (raises if SNS refuses it)."""

@@ -1,12 +1,13 @@
-"""Batch jobs as Airflow tasks: one factory that picks Glue, Databricks or local spark-submit by config.
+"""Batch jobs as Airflow tasks: one factory, and the environment's batch engine builds the tasks.
 
-The same entry point in ``include/spark/`` runs everywhere; only the launcher differs:
+The same entry point in ``include/spark/`` runs everywhere; only the launcher differs. Which one is the
+environment's ``batch`` resource (:mod:`edp.resources`):
 
-| ``PLATFORM_ENV`` / ``batch_engine`` | tasks | job |
+| engine (``PLATFORM_ENV`` / ``batch_engine``) | tasks | job |
 | --- | --- | --- |
-| ``local`` | :class:`~edp.batch.spark_submit.SparkSubmitLocalOperator` | ``spark-submit`` on this machine |
-| ``aws`` / ``glue`` | :class:`GlueArtifactsUploadOperator` >> ``GlueJobOperator`` (deferrable) | Glue 5 job ``glue.<job>`` |
-| ``aws`` / ``databricks`` | ``DatabricksRunNowOperator`` (deferrable) | Databricks job ``databricks.<job>`` |
+| :class:`LocalSparkSubmit` (``local``) | :class:`~edp.batch.spark_submit.SparkSubmitLocalOperator` | ``spark-submit`` on this machine |
+| :class:`GlueJobs` (``aws`` / ``glue``) | :class:`GlueArtifactsUploadOperator` >> ``GlueJobOperator`` (deferrable) | Glue 5 job ``glue.<job>`` |
+| :class:`DatabricksJobs` (``aws`` / ``databricks``) | ``DatabricksRunNowOperator`` (deferrable) | Databricks job ``databricks.<job>`` |
 
 Every engine runs the jobs from one artifact, the ``edp`` wheel of :mod:`edp.spark_runtime.wheel`.
 On Glue the DAG owns the job definition: the upload task puts the script and the wheel under
@@ -17,9 +18,12 @@ On Glue the DAG owns the job definition: the upload task puts the script and the
 operator passes the arguments as ``python_params``. See docs/batch.md.
 
 Job arguments are ``--key value`` pairs (Glue arguments must be), templated by Airflow. Every job also
-gets ``--platform-env`` and ``--lake-root`` from the configuration, since a Glue or Databricks
-driver has no ``PLATFORM_ENV`` of its own. Provider imports happen only when the factory builds an AWS
-task, so local DAG parsing never loads them.
+gets ``--engine`` (where it runs, so the script never sniffs), ``--platform-env`` (a Glue or Databricks
+driver has no ``PLATFORM_ENV`` of its own) and ``--lake-root``. The lake root is a template of the
+task-time configuration (:data:`LAKE_ROOT_TEMPLATE`, the ``platform_config`` macro every platform DAG
+has): the ``platform_overrides`` Variable moves the Spark jobs exactly as it moves the tasks around
+them, one source per run. Provider imports happen only when the factory builds an AWS task, so local
+DAG parsing never loads them.
 """
 
 from __future__ import annotations
@@ -27,19 +31,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airflow.sdk import BaseOperator
 
 from edp.batch.spark_submit import SparkSubmitLocalOperator
 from edp.config import PlatformConfig, get_config
 from edp.config.settings import RESOURCE_PREFIX
+from edp.orchestration.runtime import LAKE_ROOT_TEMPLATE
+from edp.spark_runtime.engines import DATABRICKS, GLUE, LOCAL
 from edp.spark_runtime.wheel import build_job_wheel, wheel_filename
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-LOCAL, GLUE, DATABRICKS = "local", "glue", "databricks"
 ENGINES = (LOCAL, GLUE, DATABRICKS)
 SPARK_DIR = Path("include") / "spark"
 GLUE_VERSION = "5.0"
@@ -104,21 +109,25 @@ class BatchTasks(NamedTuple):
 
 
 def batch_engine(config: PlatformConfig) -> str:
-    """``local`` in the local environment, else the configured ``batch_engine`` (glue or databricks)."""
-    if config.is_local:
-        return LOCAL
-    engine = config.batch_engine.strip().lower()
-    if engine not in (GLUE, DATABRICKS):
-        raise ValueError(f"batch_engine must be 'glue' or 'databricks' on AWS, got {config.batch_engine!r}")
-    return engine
+    """The name of the environment's batch engine: ``local``, else the configured ``glue``/``databricks``."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping imports its factories lazily
+
+    return resources(config).batch.name
 
 
-def job_arguments(config: PlatformConfig, arguments: Mapping[str, str]) -> dict[str, str]:
-    """The job's own ``--key value`` arguments after the ones every job gets from the config."""
+def job_arguments(
+    config: PlatformConfig, arguments: Mapping[str, str], engine: str = LOCAL
+) -> dict[str, str]:
+    """The job's own ``--key value`` arguments after the ones every job gets (engine, environment, lake)."""
     for key in arguments:
         if not key.startswith("--"):
             raise ValueError(f"job argument {key!r} must start with '--'")
-    return {"--platform-env": config.env.value, "--lake-root": config.lake.root, **arguments}
+    return {
+        "--engine": engine,
+        "--platform-env": config.env.value,
+        "--lake-root": LAKE_ROOT_TEMPLATE,
+        **arguments,
+    }
 
 
 def argv(arguments: Mapping[str, str]) -> list[str]:
@@ -241,6 +250,67 @@ def _databricks_task(
     return BatchTasks(run, run)
 
 
+class BatchEngine(Protocol):
+    """Builds the tasks that run one batch job; ``name`` is what the script gets as ``--engine``."""
+
+    name: str
+
+    def tasks(
+        self, job: BatchJob, task_id: str, arguments: Mapping[str, str], **kwargs: Any
+    ) -> BatchTasks: ...
+
+
+class LocalSparkSubmit:
+    """``spark-submit`` on this machine (:class:`~edp.batch.spark_submit.SparkSubmitLocalOperator`)."""
+
+    name = LOCAL
+
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+
+    def tasks(self, job: BatchJob, task_id: str, arguments: Mapping[str, str], **kwargs: Any) -> BatchTasks:
+        run = SparkSubmitLocalOperator(
+            task_id=task_id,
+            script=str(SPARK_DIR / job.script),
+            application_args=argv(arguments),
+            **kwargs,
+        )
+        return BatchTasks(run, run)
+
+
+class GlueJobs:
+    """Glue 5 jobs the DAG defines: upload the script and the job wheel, then run the job (deferrable)."""
+
+    name = GLUE
+
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+
+    def tasks(self, job: BatchJob, task_id: str, arguments: Mapping[str, str], **kwargs: Any) -> BatchTasks:
+        return _glue_tasks(job, task_id, arguments, self.config, **kwargs)
+
+
+class DatabricksJobs:
+    """Databricks jobs defined in the workspace, run now with the arguments as ``python_params``."""
+
+    name = DATABRICKS
+
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+
+    def tasks(self, job: BatchJob, task_id: str, arguments: Mapping[str, str], **kwargs: Any) -> BatchTasks:
+        return _databricks_task(job, task_id, arguments, self.config, **kwargs)
+
+
+def aws_batch_engine(config: PlatformConfig) -> BatchEngine:
+    """The AWS engine ``batch_engine`` names (``glue`` or ``databricks``); anything else is refused."""
+    engines: dict[str, type[GlueJobs | DatabricksJobs]] = {GLUE: GlueJobs, DATABRICKS: DatabricksJobs}
+    name = config.batch_engine.strip().lower()
+    if name not in engines:
+        raise ValueError(f"batch_engine must be 'glue' or 'databricks' on AWS, got {config.batch_engine!r}")
+    return engines[name](config)
+
+
 def batch_job_tasks(
     job: BatchJob,
     *,
@@ -259,18 +329,9 @@ def batch_job_tasks(
     :param inlets: Assets the job reads (lineage).
     :param outlets: Assets the job updates: Airflow records an asset event when the task succeeds.
     """
+    from edp.resources import resources  # noqa: PLC0415 - the mapping imports its factories lazily
+
     config = config or get_config()
-    arguments = job_arguments(config, arguments)
-    kwargs = {**kwargs, "inlets": list(inlets), "outlets": list(outlets)}
-    engine = batch_engine(config)
-    if engine == GLUE:
-        return _glue_tasks(job, task_id, arguments, config, **kwargs)
-    if engine == DATABRICKS:
-        return _databricks_task(job, task_id, arguments, config, **kwargs)
-    run = SparkSubmitLocalOperator(
-        task_id=task_id,
-        script=str(SPARK_DIR / job.script),
-        application_args=argv(arguments),
-        **kwargs,
-    )
-    return BatchTasks(run, run)
+    engine = resources(config).batch
+    arguments = job_arguments(config, arguments, engine.name)
+    return engine.tasks(job, task_id, arguments, inlets=list(inlets), outlets=list(outlets), **kwargs)

@@ -1,7 +1,8 @@
 """Typed platform configuration.
 
-One environment switch (``PLATFORM_ENV=local|aws``) and one mapping per concern from environment
-to resource. Every field can be overridden without code changes:
+One environment switch (``PLATFORM_ENV=local|aws``) and the names and defaults of each environment;
+which resource serves each concern is :mod:`edp.resources`. Every field can be overridden without code
+changes:
 
 * environment variables ``PLATFORM__<SECTION>__<FIELD>``, e.g. ``PLATFORM__STREAM__NAME=events``;
 * a nested mapping passed to :func:`get_config` (DAG tasks pass the ``platform_overrides``
@@ -182,10 +183,6 @@ class PlatformConfig:
     local_run: LocalRunConfig = dataclasses.field(default_factory=LocalRunConfig)
 
     @property
-    def is_local(self) -> bool:
-        return self.env is Environment.LOCAL
-
-    @property
     def state_dir(self) -> Path:
         """Where the local runtime keeps logs, pids and the Airflow home."""
         return Path(self.local_state_dir) if self.local_state_dir else self.project_root / ".platform"
@@ -263,9 +260,16 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return nested
 
 
-def get_config(overrides: Mapping[str, Any] | None = None) -> PlatformConfig:
-    """Build the configuration for the active environment, with env and explicit overrides."""
-    config = _cached_config(get_env(), project_root(), tuple(sorted(_flatten(env_overrides(os.environ)))))
+def get_config(
+    overrides: Mapping[str, Any] | None = None, *, env: Environment | str | None = None
+) -> PlatformConfig:
+    """Build the configuration for the active environment, with env and explicit overrides.
+
+    :param env: the environment, when the caller knows it (a Spark job's ``--platform-env``);
+        default ``PLATFORM_ENV``.
+    """
+    environment = Environment(env) if env is not None else get_env()
+    config = _cached_config(environment, project_root(), tuple(sorted(_flatten(env_overrides(os.environ)))))
     return _apply(config, overrides, "") if overrides else config
 
 

@@ -74,6 +74,8 @@ class S3Quarantine:
 
 def quarantine_sink_for(root: str, region: str | None = None) -> QuarantineSink:
     """S3 when the lake root is ``s3://``, the local filesystem otherwise."""
+    # By hand, not edp.lake.storage (pyarrow.fs): this runs in the ingest Lambda, whose zip is 2 MiB
+    # against a 15 MB budget; pyarrow would add ~60 MB and s3fs pins a botocore against the runtime's.
     if root.startswith("s3://"):
         return S3Quarantine(root, region=region)
     return LocalQuarantine(root)

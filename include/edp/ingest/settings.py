@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 
 from edp.config import PlatformConfig, get_config
+from edp.resources import resources
 
 API_KEYS_VAR = "INGEST_API_KEYS"
 IP_SALT_VAR = "INGEST_IP_SALT"
@@ -92,9 +93,9 @@ def load_settings(
     config = config or get_config()
     raw_keys = _setting(API_KEYS_VAR, environ, config.stream.region)
     salt = _setting(IP_SALT_VAR, environ, config.stream.region)
-    if config.is_local:
-        raw_keys = raw_keys or json.dumps(LOCAL_DEMO_API_KEYS)
-        salt = salt or LOCAL_DEV_IP_SALT
+    secrets = resources(config).secrets  # development values locally; none on AWS (fail closed)
+    raw_keys = raw_keys or secrets.fallback(API_KEYS_VAR, json.dumps(LOCAL_DEMO_API_KEYS))
+    salt = salt or secrets.fallback(IP_SALT_VAR, LOCAL_DEV_IP_SALT)
     if not raw_keys:
         raise ConfigurationError(f"set {API_KEYS_VAR} or {API_KEYS_VAR}{SECRET_SUFFIX}")
     if not salt:

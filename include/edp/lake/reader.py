@@ -2,8 +2,8 @@
 
 The quality gate, the gold export and the local Athena stand-in read small slices of the lake (one
 interval's partitions), for which a JVM would cost more than the work. delta-rs reads the tables Spark
-writes (it is the same Delta protocol); on AWS it signs S3 requests with the Airflow AWS connection's
-credentials, resolved once per task by :func:`storage_options`.
+writes (it is the same Delta protocol); :func:`storage_options` comes from the environment's lake
+storage (:mod:`edp.lake.storage`): none locally, the Airflow AWS connection's credentials on S3.
 """
 
 from __future__ import annotations
@@ -25,22 +25,10 @@ if TYPE_CHECKING:
 
 
 def storage_options(config: PlatformConfig) -> dict[str, str] | None:
-    """delta-rs storage options: ``None`` locally, the AWS connection's credentials on AWS."""
-    if config.is_local:
-        return None
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: PLC0415 - aws only
+    """delta-rs storage options of the environment's lake storage (none locally, credentials on S3)."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping builds its storage lazily
 
-    credentials = AwsBaseHook(aws_conn_id=config.connections.aws, client_type="s3").get_credentials(
-        region_name=config.stream.region
-    )
-    options = {
-        "AWS_ACCESS_KEY_ID": credentials.access_key,
-        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
-        "AWS_REGION": config.stream.region,
-    }
-    if credentials.token:
-        options["AWS_SESSION_TOKEN"] = credentials.token
-    return options
+    return resources(config).lake.storage_options()
 
 
 def arrow_filesystem(options: Mapping[str, str] | None) -> FileSystem | None:

@@ -14,7 +14,6 @@ from edp.lake.columns import (
     Column,
     bronze_columns,
     column_name,
-    event_columns,
     quarantine_columns,
     silver_columns,
     sql_type_of,
@@ -66,11 +65,6 @@ def silver_schema(version: str | None = None) -> StructType:
 
 def quarantine_schema() -> StructType:
     return to_struct(quarantine_columns())
-
-
-def parsed_event_schema(version: str | None = None) -> StructType:
-    """Flattened typed event columns *including* ``x-pii: drop`` fields: the PII step's input."""
-    return to_struct(event_columns(include_dropped=True, version=version))
 
 
 _SCHEMAS = {

@@ -1,7 +1,7 @@
 """Is silver fresh? The check behind the ``data_freshness`` DAG, alerting once per stale period.
 
 Freshness of a Delta table is the age of its newest commit (``edp.lake.delta_log`` reads it
-from ``_delta_log`` without Spark, locally or on S3). The streaming job commits to ``silver.events``
+with delta-rs, without Spark, from the environment's lake storage). The streaming job commits to ``silver.events``
 every micro-batch that had input, so when events stop arriving (apps down, ingest broken, the job
 stuck), the newest commit ages. When it is older than the bound:
 
@@ -12,8 +12,9 @@ stuck), the newest commit ages. When it is older than the bound:
   outage) but do not alert again;
 * the first fresh reading closes the incident; the next stale period is a new incident and alert.
 
-With ``PLATFORM_ENV=aws`` every reading is also published as ``EDP/Platform DataFreshnessSeconds``, which
-the ``edp-platform-data-freshness`` alarm watches (it also fires when the readings stop coming).
+Every reading is also published as ``DataFreshnessSeconds`` to the environment's metrics sink: on AWS
+``EDP/Platform``, which the ``edp-platform-data-freshness`` alarm watches (it also fires when the
+readings stop coming).
 
 Why not Airflow's Deadline Alerts (``airflow.sdk.definitions.deadline``, experimental in 3.3): a
 deadline is about a DAG run (finished within an interval of its logical date or queue time), checked by
@@ -30,7 +31,7 @@ from typing import Any
 
 from edp.alerting.alerts import FRESHNESS_DEADLINE_MISSED
 from edp.alerting.failures import FreshnessDeadlineMissed
-from edp.alerting.incidents import IncidentStore, incident_store_for, open_or_continue, resolve
+from edp.alerting.incidents import IncidentStore, incident_store, open_or_continue, resolve
 from edp.config import PlatformConfig
 
 DEFAULT_MAX_AGE = timedelta(minutes=15)
@@ -87,15 +88,12 @@ def silver_events_location(config: PlatformConfig) -> str:
 
 
 def newest_commit_reader(config: PlatformConfig) -> NewestCommit:
-    """Reads a table's newest commit time: from disk locally, through the AWS connection's S3 client on AWS."""
+    """Reads a table's newest commit time from the environment's lake storage."""
     from edp.lake.delta_log import newest_commit  # noqa: PLC0415
+    from edp.resources import resources  # noqa: PLC0415
 
-    if config.is_local:
-        return lambda location: newest_commit(location)
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415
-
-    client = S3Hook(aws_conn_id=config.connections.aws).get_conn()
-    return lambda location: newest_commit(location, s3_client=client)
+    lake = resources(config).lake
+    return lambda location: newest_commit(location, lake)
 
 
 def check_freshness(
@@ -130,7 +128,7 @@ def check_freshness(
         raise AirflowSkipException(f"{reading.describe()} yet; nothing to check")
     if publish_metric is not None:
         publish_metric(reading)
-    store = store or incident_store_for(config)
+    store = store or incident_store(config)
     if reading.fresh:
         closed = resolve(store, FRESHNESS_DEADLINE_MISSED, reading.checked_at)
         result = reading.to_dict()
@@ -149,21 +147,15 @@ def check_freshness(
     )
 
 
-def cloudwatch_publisher(config: PlatformConfig) -> Callable[[FreshnessReading], None] | None:
-    """On AWS, a function that publishes a reading as ``DataFreshnessSeconds``; locally ``None``."""
-    if config.is_local:
-        return None
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: PLC0415
+def metrics_publisher(config: PlatformConfig) -> Callable[[FreshnessReading], None]:
+    """Publishes a reading as ``DataFreshnessSeconds`` to the environment's metrics sink."""
+    from edp.resources import resources  # noqa: PLC0415 - task-time only
 
-    from edp.monitoring.metrics import put_freshness_metric  # noqa: PLC0415
-
-    client = AwsBaseHook(
-        aws_conn_id=config.connections.aws, client_type="cloudwatch", region_name=config.stream.region
-    ).conn
+    sink = resources(config).metrics
 
     def publish(reading: FreshnessReading) -> None:
         age = reading.age
         assert age is not None
-        put_freshness_metric(client, reading.table, age.total_seconds(), reading.checked_at)
+        sink.publish_freshness(reading.table, age.total_seconds(), reading.checked_at)
 
     return publish

@@ -7,15 +7,41 @@ first line becomes the alert's ``error`` field, so it names what is unhealthy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from airflow.sdk.exceptions import AirflowSkipException
+from typing import Any, Protocol
 
 from edp.config import PlatformConfig
 
 
 class PlatformUnhealthyError(RuntimeError):
     """A platform component is missing, down or not ready."""
+
+
+class NotSupervisedHereError(RuntimeError):
+    """The environment's components are not processes this machine supervises."""
+
+
+class Components(Protocol):
+    """The platform's own processes, as far as this environment runs them."""
+
+    def check_health(self) -> dict[str, Any]:
+        """Facts when every component is healthy; raises :class:`PlatformUnhealthyError` (or skips)."""
+        ...
+
+    def supervisor(self, parallelism: int | None = None) -> Any:
+        """The process supervisor behind ``make run``; raises :class:`NotSupervisedHereError` if none."""
+        ...
+
+
+class ManagedComponents:
+    """AWS: every component is a managed service; CloudWatch alarms watch them, nothing to check here."""
+
+    def check_health(self) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException  # noqa: PLC0415 - task-time only
+
+        raise AirflowSkipException("no local runtime with PLATFORM_ENV=aws")
+
+    def supervisor(self, parallelism: int | None = None) -> Any:
+        raise NotSupervisedHereError("the local runtime only runs with PLATFORM_ENV=local")
 
 
 def unhealthy_components(status: Mapping[str, Any]) -> list[str]:
@@ -28,28 +54,18 @@ def unhealthy_components(status: Mapping[str, Any]) -> list[str]:
 
 
 def check_local_runtime(config: PlatformConfig) -> dict[str, Any]:
-    """Every component ``make run`` started is alive and passes its health probe (local mode only)."""
-    if not config.is_local:
-        raise AirflowSkipException("no local runtime with PLATFORM_ENV=aws")
-    from edp_local.runtime.registry import platform_services  # noqa: PLC0415 - task-time only
-    from edp_local.runtime.supervisor import Supervisor  # noqa: PLC0415
+    """Every component ``make run`` started is alive and passes its health probe (skipped on AWS)."""
+    from edp.resources import resources  # noqa: PLC0415 - task-time only
 
-    status = Supervisor(config, platform_services(config)).status()
-    unhealthy = unhealthy_components(status)
-    if unhealthy:
-        raise PlatformUnhealthyError(
-            f"{len(unhealthy)} of {len(status['components'])} local components unhealthy: "
-            + "; ".join(unhealthy)
-        )
-    return {"healthy_components": sorted(status["components"])}
+    return resources(config).components.check_health()
 
 
 def check_event_stream(config: PlatformConfig) -> dict[str, Any]:
     """The Kinesis event stream exists and is ACTIVE (in local mode: on the loopback endpoint)."""
-    from airflow.providers.amazon.aws.hooks.kinesis import KinesisHook  # noqa: PLC0415
+    from edp.resources import resources  # noqa: PLC0415 - task-time only
 
-    client = KinesisHook(aws_conn_id=config.connections.aws, region_name=config.stream.region).conn
-    name = config.stream.name
+    stream = resources(config).stream
+    client, name = stream.client(), stream.name
     try:
         summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     except client.exceptions.ResourceNotFoundException:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from edp.alerting.notifier import PlatformAlertNotifier
+from edp.orchestration.runtime import CONFIG_MACRO, runtime_config
 
 OWNER = "data-platform"
 PLATFORM_TAG = "platform"
@@ -39,7 +40,8 @@ def platform_dag_kwargs(*, tags: Iterable[str], **overrides: Any) -> dict[str, A
     """Common DAG keyword arguments; ``schedule`` is deliberately not among them.
 
     Each DAG states its schedule in its own file (the integrity test checks it is explicit), and passes
-    ``doc_md``. ``default_args`` defaults to :func:`platform_default_args`.
+    ``doc_md``. ``default_args`` defaults to :func:`platform_default_args`. ``user_defined_macros``
+    always holds :func:`platform_macros` (a DAG's own macros are added to them).
     """
     kwargs: dict[str, Any] = {
         "start_date": PLATFORM_START_DATE,
@@ -48,5 +50,12 @@ def platform_dag_kwargs(*, tags: Iterable[str], **overrides: Any) -> dict[str, A
         "tags": sorted({PLATFORM_TAG, *tags}),
         "default_args": platform_default_args(),
     }
+    macros = {**platform_macros(), **overrides.pop("user_defined_macros", {})}
     kwargs.update(overrides)
+    kwargs["user_defined_macros"] = macros
     return kwargs
+
+
+def platform_macros() -> dict[str, Any]:
+    """Jinja macros of every platform DAG: ``platform_config()`` is the task-time configuration."""
+    return {CONFIG_MACRO: runtime_config}

@@ -1,4 +1,8 @@
-"""Configuration as seen by a running task: the environment plus the ``platform_overrides`` Variable."""
+"""Configuration as seen by a running task: the environment plus the ``platform_overrides`` Variable.
+
+Task code calls :func:`runtime_config`; templated operator arguments use the same function through the
+``platform_config`` DAG macro (:data:`LAKE_ROOT_TEMPLATE`), so a run has one source for each setting.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ from typing import Any
 from edp.config import PlatformConfig, get_config
 
 OVERRIDES_VARIABLE = "platform_overrides"
+CONFIG_MACRO = "platform_config"
+"""The DAG macro (``user_defined_macros``, set by ``platform_dag_kwargs``) that is :func:`runtime_config`."""
+LAKE_ROOT_TEMPLATE = "{{ " + CONFIG_MACRO + "().lake.root }}"
+"""The run's lake root, rendered in the task: the same source as ``runtime_config()`` in task code."""
 
 
 def runtime_config() -> PlatformConfig:

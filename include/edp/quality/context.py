@@ -7,7 +7,7 @@ GX reads the file:
 | variable | local | aws |
 | --- | --- | --- |
 | ``EDP_GX_VALIDATIONS_DIR`` | ``<state dir>/quality/validations`` | same path on the worker (the records below are the durable copy) |
-| ``EDP_GX_DATA_DOCS_DIR`` | ``<state dir>/quality/data_docs`` (a static site; open ``index.html``) | same, then uploaded to ``s3://<artifacts>/quality/data_docs/`` |
+| ``EDP_GX_DATA_DOCS_DIR`` | ``<state dir>/quality/data_docs`` (a static site; open ``index.html``) | same, then published to ``s3://<artifacts>/quality/data_docs/`` |
 
 GX's usage statistics are switched off (``analytics_enabled: false`` and ``GX_ANALYTICS_ENABLED``):
 the platform never calls out to the internet.
@@ -28,7 +28,7 @@ BATCH_DEFINITION = "interval"
 LOCAL_SITE = "local_site"
 VALIDATIONS_VAR = "EDP_GX_VALIDATIONS_DIR"
 DATA_DOCS_VAR = "EDP_GX_DATA_DOCS_DIR"
-DATA_DOCS_S3_PREFIX = "quality/data_docs"
+DATA_DOCS_PREFIX = "quality/data_docs"
 
 
 def gx_dir(config: PlatformConfig) -> Path:
@@ -47,11 +47,18 @@ def data_docs_dir(config: PlatformConfig) -> Path:
     return quality_state_dir(config) / "data_docs"
 
 
+def published_data_docs(config: PlatformConfig) -> str:
+    """Where the Data Docs site is published in the environment's artifacts storage."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping builds its storage lazily
+
+    return resources(config).artifacts.uri(DATA_DOCS_PREFIX)
+
+
 def data_docs_index(config: PlatformConfig) -> str:
-    """Where people open the Data Docs: a file URL locally, the S3 location of the uploaded site on AWS."""
-    if config.is_local:
-        return (data_docs_dir(config) / "index.html").resolve().as_uri()
-    return f"s3://{config.artifacts_bucket}/{DATA_DOCS_S3_PREFIX}/index.html"
+    """Where people open the Data Docs: a file URL locally, the S3 location of the published site on AWS."""
+    from edp.resources import resources  # noqa: PLC0415
+
+    return resources(config).artifacts.url(f"{published_data_docs(config)}/index.html")
 
 
 def context_variables(validations: Path, data_docs: Path) -> dict[str, str]:

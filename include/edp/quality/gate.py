@@ -3,7 +3,8 @@
 :func:`run_gate` validates every suite of a layer (bronze, silver, or gold with the reconciliation),
 each through its committed GX checkpoint with the frame as the batch, then:
 
-1. rebuilds the Data Docs site (and on AWS uploads it to ``s3://<artifacts>/quality/data_docs/``);
+1. rebuilds the Data Docs site and publishes it to the artifacts storage (on AWS
+   ``s3://<artifacts>/quality/data_docs/``; locally it is built in place);
 2. writes the run's record (:mod:`edp.quality.records`), pass or fail;
 3. on failure raises :class:`edp.alerting.failures.QualityGateFailed` through
    ``raise_quality_gate_alert``: the task fails without retries, everything downstream (export, COPY,
@@ -16,12 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from edp.alerting.failures import raise_quality_gate_alert
 from edp.config import PlatformConfig
-from edp.quality.context import DATA_DOCS_S3_PREFIX, LOCAL_SITE, data_docs_dir, data_docs_index, open_context
+from edp.quality.context import LOCAL_SITE, data_docs_dir, data_docs_index, open_context, published_data_docs
 from edp.quality.frames import frame, suite_parameters
 from edp.quality.records import RECORD_FORMAT, json_safe, record_store_for
 from edp.quality.suites import Layer, SuiteSpec, describe, suites_of
@@ -66,23 +66,21 @@ def summarise(spec: SuiteSpec, checkpoint_result: Any, rows: int, docs_url: str 
 
 
 def _docs_url(context: Any, identifier: Any, config: PlatformConfig) -> str | None:
+    """The page's URL where the site is published (locally the site is built in place: unchanged)."""
+    from edp.resources import resources  # noqa: PLC0415
+
     urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=LOCAL_SITE)
     url = urls[0].get("site_url") if urls else None
-    if url is None or config.is_local:
-        return url
-    local_root = data_docs_dir(config).resolve().as_uri()
-    return url.replace(local_root, f"s3://{config.artifacts_bucket}/{DATA_DOCS_S3_PREFIX}", 1)
+    if url is None:
+        return None
+    published = resources(config).artifacts.url(published_data_docs(config))
+    return url.replace(data_docs_dir(config).resolve().as_uri(), published, 1)
 
 
-def _upload_data_docs(config: PlatformConfig) -> None:
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415 - aws only
+def _publish_data_docs(config: PlatformConfig) -> None:
+    from edp.resources import resources  # noqa: PLC0415
 
-    hook = S3Hook(aws_conn_id=config.connections.aws)
-    root = data_docs_dir(config)
-    for path in root.rglob("*"):
-        if path.is_file():
-            key = f"{DATA_DOCS_S3_PREFIX}/{path.relative_to(root).as_posix()}"
-            hook.load_file(str(path), key=key, bucket_name=config.artifacts_bucket, replace=True)
+    resources(config).artifacts.publish_tree(data_docs_dir(config), published_data_docs(config))
 
 
 def validate_layer(
@@ -108,8 +106,7 @@ def validate_layer(
         outcomes.append((spec, result, len(batch)))
         log.info("%s: %s on %d rows", spec.name, "passed" if result.success else "FAILED", len(batch))
     context.build_data_docs(site_names=[LOCAL_SITE])
-    if not config.is_local:
-        _upload_data_docs(config)
+    _publish_data_docs(config)
     return [
         summarise(spec, result, rows, _docs_url(context, next(iter(result.run_results)), config))
         for spec, result, rows in outcomes
@@ -189,8 +186,3 @@ def run_gate(
     record["record"] = record_store_for(config).write(record)
     enforce(record)
     return record
-
-
-def local_record_path(record: Mapping[str, Any]) -> Path | None:
-    location = record.get("record")
-    return Path(location) if location and "://" not in str(location) else None

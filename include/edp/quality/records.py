@@ -1,5 +1,7 @@
 """What every quality gate run leaves behind: a JSON record per run, and the latest one per layer.
 
+Both live in the environment's artifacts storage (:mod:`edp.resources`, ``artifacts``):
+
 | environment | per run | latest per layer |
 | --- | --- | --- |
 | ``local`` | ``<state dir>/quality/runs/<layer>/<finished>_<load id>.json`` | ``<state dir>/quality/latest/<layer>.json`` |
@@ -14,18 +16,18 @@ the gates of a run (which run in parallel) never overwrite each other's.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from edp.config import PlatformConfig
-from edp.quality.context import quality_state_dir
+
+if TYPE_CHECKING:
+    from edp.lake.storage import Storage
 
 RECORD_FORMAT = "edp.quality_run/v1"
-S3_PREFIX = "quality"
+PREFIX = "quality"
 
 
 def json_safe(value: Any) -> Any:
@@ -54,74 +56,47 @@ def record_name(record: Mapping[str, Any]) -> str:
     return f"{finished}_{record['load_id']}.json"
 
 
-class RecordStore(Protocol):
-    location: str
+class RecordStore:
+    """Records under ``<artifacts>/quality/``: one file per run and the latest per layer.
 
-    def write(self, record: Mapping[str, Any]) -> str: ...
+    :param storage: the environment's artifacts storage (local files locally, S3 on AWS); a local
+        write replaces the file atomically, so readers never see half a record.
+    """
 
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.location = storage.uri(PREFIX)
 
-class FileRecordStore:
-    """Records under ``<state dir>/quality`` (written atomically: readers never see half a file)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.location = str(self.root)
-
-    def _write(self, path: Path, document: Mapping[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(document, indent=2, sort_keys=True))
-        os.replace(tmp, path)
+    def _write(self, uri: str, document: Mapping[str, Any]) -> str:
+        return self.storage.write_bytes(uri, json.dumps(document, indent=2, sort_keys=True).encode())
 
     def write(self, record: Mapping[str, Any]) -> str:
-        path = self.root / "runs" / str(record["layer"]) / record_name(record)
-        self._write(path, record)
-        self._write(self.root / "latest" / f"{record['layer']}.json", {**record, "record": str(path)})
-        return str(path)
+        run = self._write(self.storage.uri(PREFIX, "runs", str(record["layer"]), record_name(record)), record)
+        self._write(self.storage.uri(PREFIX, "latest", f"{record['layer']}.json"), {**record, "record": run})
+        return run
 
     def latest(self) -> dict[str, dict[str, Any]]:
         """``{layer: record}`` of the newest run of each layer that has one."""
         found: dict[str, dict[str, Any]] = {}
-        for path in sorted((self.root / "latest").glob("*.json")):
+        for uri in sorted(self.storage.list(self.storage.uri(PREFIX, "latest"))):
+            if not uri.endswith(".json"):
+                continue
             try:
-                document = json.loads(path.read_text())
-            except (OSError, ValueError):
+                document = json.loads(self.storage.read_bytes(uri) or b"")
+            except ValueError:
                 continue
             if document.get("format") == RECORD_FORMAT:
-                found[path.stem] = document
+                found[uri.rsplit("/", 1)[-1].removesuffix(".json")] = document
         return found
 
 
-class S3RecordStore:
-    """Records under ``s3://<bucket>/quality/`` (task time only: it uses the Airflow AWS connection)."""
-
-    def __init__(self, bucket: str, aws_conn_id: str) -> None:
-        self.bucket = bucket
-        self.aws_conn_id = aws_conn_id
-        self.location = f"s3://{bucket}/{S3_PREFIX}"
-
-    def write(self, record: Mapping[str, Any]) -> str:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415 - aws only
-
-        hook = S3Hook(aws_conn_id=self.aws_conn_id)
-        key = f"{S3_PREFIX}/runs/{record['layer']}/{record_name(record)}"
-        hook.load_string(json.dumps(record, sort_keys=True), key=key, bucket_name=self.bucket, replace=True)
-        latest = {**record, "record": f"s3://{self.bucket}/{key}"}
-        hook.load_string(
-            json.dumps(latest, sort_keys=True),
-            key=f"{S3_PREFIX}/latest/{record['layer']}.json",
-            bucket_name=self.bucket,
-            replace=True,
-        )
-        return f"s3://{self.bucket}/{key}"
-
-
 def record_store_for(config: PlatformConfig) -> RecordStore:
-    if config.is_local:
-        return FileRecordStore(quality_state_dir(config))
-    return S3RecordStore(config.artifacts_bucket, config.connections.aws)
+    """The records in the environment's artifacts storage."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping builds its storage lazily
+
+    return RecordStore(resources(config).artifacts)
 
 
 def latest_records(config: PlatformConfig) -> dict[str, dict[str, Any]]:
-    """The newest local record per layer (for the local dashboard and ``make status``)."""
-    return FileRecordStore(quality_state_dir(config)).latest()
+    """The newest record per layer (for the dashboard and ``make status``)."""
+    return record_store_for(config).latest()

@@ -472,13 +472,6 @@ def suites_of(layer: Layer | str) -> list[SuiteSpec]:
     return [s for s in all_suites() if s.layer == Layer(layer)]
 
 
-def suite_named(name: str) -> SuiteSpec:
-    for suite in all_suites():
-        if suite.name == name:
-            return suite
-    raise KeyError(f"no suite {name!r}")
-
-
 def parameters_used(suites: Sequence[SuiteSpec]) -> set[str]:
     found: set[str] = set()
     for suite in suites:

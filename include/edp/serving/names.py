@@ -1,5 +1,7 @@
 """Names and locations of the serving layer: warehouse tables, exports, SQL files, Assets. Stdlib only.
 
+What serves each row below is the environment's resource (:mod:`edp.resources`); this module names things.
+
 DAG files import this module at parse time, so it must stay cheap: no sqlglot, duckdb or providers.
 
 | what | ``aws`` | ``local`` |
@@ -72,10 +74,10 @@ def lake_catalog_path(config: PlatformConfig) -> Path:
 
 
 def export_root(config: PlatformConfig) -> str:
-    """Where gold exports go: one folder per load below this root (a path locally, ``s3://`` on AWS)."""
-    if config.is_local:
-        return str(warehouse_state_dir(config) / "exports")
-    return f"s3://{config.artifacts_bucket}/{EXPORT_PREFIX}"
+    """Where gold exports go: one folder per load below this root, in the artifacts storage."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping loads its factories lazily
+
+    return resources(config).artifacts.uri(EXPORT_PREFIX)
 
 
 def dashboard_dir(config: PlatformConfig) -> Path:
@@ -104,11 +106,9 @@ def redshift_host(config: PlatformConfig) -> str:
 
 def warehouse_table_uri(config: PlatformConfig, table: str) -> str:
     """``redshift://host:5439/db/schema/table`` on AWS; ``duckdb:///<file>/<schema>/<table>`` locally."""
-    if config.is_local:
-        return f"duckdb://{local_warehouse_path(config).resolve()}/{config.redshift.schema}/{table}"
-    return (
-        f"redshift://{redshift_host(config)}:5439/{config.redshift.database}/{config.redshift.schema}/{table}"
-    )
+    from edp.resources import resources  # noqa: PLC0415
+
+    return resources(config).warehouse.table_uri(table)
 
 
 def warehouse_assets(config: PlatformConfig) -> list[Asset]:
@@ -130,10 +130,9 @@ def dashboard_asset(config: PlatformConfig) -> Asset:
     """The BI layer: the QuickSight SPICE datasets on AWS, the local dashboard page locally."""
     from airflow.sdk import Asset  # noqa: PLC0415
 
-    if config.is_local:
-        uri = dashboard_url(config)
-    else:
-        uri = f"x-quicksight://{config.stream.region}/{config.quicksight.aws_account_id or config.aws_account_id}/datasets"
+    from edp.resources import resources  # noqa: PLC0415
+
+    uri = resources(config).bi.asset_uri()
     return Asset(name="dashboard.kpis", uri=uri, group=ASSET_GROUP, extra={"layer": "bi"})
 
 

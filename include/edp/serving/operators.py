@@ -1,4 +1,4 @@
-"""The serving layer's Airflow tasks: one factory per step, provider operators on AWS, local twins locally.
+"""The serving layer's Airflow tasks: one factory per step, asking the environment's resource for the task.
 
 | step | ``aws`` | ``local`` |
 | --- | --- | --- |
@@ -6,9 +6,11 @@
 | Athena DDL file | ``AthenaOperator`` (deferrable) | :class:`LocalAthenaSqlOperator` (local catalog) |
 | BI refresh | ``QuickSightCreateIngestionOperator`` per dataset (deferrable wait for COMPLETED/FAILED) | :class:`edp.serving.dashboard.operator.DashboardRefreshOperator` |
 
-Both sides of a step take the same ``*.sql`` file (rendered by Airflow with the DAG's Jinja environment)
-and the same task id, so the DAG, its lineage and its logs read the same in both environments. Provider
-imports happen only when an AWS task is built; this module itself imports ``airflow.sdk`` only.
+The resources (:mod:`edp.serving.warehouse`, :mod:`edp.serving.lake_query`, :mod:`edp.serving.bi`,
+chosen by :mod:`edp.resources`) build them. Both sides of a step take the same ``*.sql`` file (rendered
+by Airflow with the DAG's Jinja environment) and the same task id, so the DAG, its lineage and its logs
+read the same in both environments. Provider imports happen only when an AWS task is built; this
+module itself imports ``airflow.sdk`` only.
 """
 
 from __future__ import annotations
@@ -22,11 +24,6 @@ from edp.config import PlatformConfig
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-DEFERRABLE_POLL_S = 15
-ATHENA_RESULTS_PREFIX = "athena-results"
-# QuickSight ingestion ids: [A-Za-z0-9_-]{1,128}; one per run, dataset and try (a retry needs a new id).
-SPICE_INGESTION_ID = "{{ run_id | safe_id(100) }}-t{{ ti.try_number }}"
 
 
 class LocalWarehouseSqlOperator(BaseOperator):
@@ -85,74 +82,28 @@ class LocalAthenaSqlOperator(BaseOperator):
 
 
 def warehouse_sql_task(task_id: str, sql: str, config: PlatformConfig, **kwargs: Any) -> BaseOperator:
-    """Run ``include/sql/<sql>`` on the warehouse: Redshift Serverless (Data API) or the local DuckDB."""
-    if config.is_local:
-        return LocalWarehouseSqlOperator(task_id=task_id, sql=sql, **kwargs)
-    from edp.serving.redshift import RedshiftScriptOperator  # noqa: PLC0415 - aws only
+    """Run ``include/sql/<sql>`` on the environment's warehouse (Redshift Serverless or the local DuckDB)."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping imports the warehouse lazily
 
-    return RedshiftScriptOperator(
-        task_id=task_id,
-        sql=sql,
-        workgroup_name=config.redshift.workgroup,
-        database=config.redshift.database,
-        statement_name=task_id,
-        aws_conn_id=config.connections.aws,
-        region_name=config.stream.region,
-        deferrable=True,
-        poll_interval=DEFERRABLE_POLL_S,
-        **kwargs,
-    )
+    return resources(config).warehouse.sql_task(task_id, sql, **kwargs)
 
 
 def athena_ddl_task(
     task_id: str, query: str, config: PlatformConfig, *, database: str | None = None, **kwargs: Any
 ) -> BaseOperator:
-    """Run one Athena DDL file: ``AthenaOperator`` on AWS, the local catalog locally.
+    """Run one Athena DDL file on the environment's lake query engine (Athena or the local catalog).
 
     :param database: the Athena database the statement runs in (``default`` for ``CREATE DATABASE``).
     """
-    if config.is_local:
-        return LocalAthenaSqlOperator(task_id=task_id, query=query, **kwargs)
-    from airflow.providers.amazon.aws.operators.athena import AthenaOperator  # noqa: PLC0415 - aws only
+    from edp.resources import resources  # noqa: PLC0415
 
-    return AthenaOperator(
-        task_id=task_id,
-        query=query,
-        database=database or config.athena.database,
-        workgroup=config.athena.workgroup,
-        output_location=f"s3://{config.artifacts_bucket}/{ATHENA_RESULTS_PREFIX}/",
-        aws_conn_id=config.connections.aws,
-        region_name=config.stream.region,
-        deferrable=True,
-        sleep_time=DEFERRABLE_POLL_S,
-        **kwargs,
-    )
+    return resources(config).lake_query.ddl_task(task_id, query, database=database, **kwargs)
 
 
 def bi_refresh_task(
     task_id: str, config: PlatformConfig, *, dashboard_params: Mapping[str, Any] | None = None, **kwargs: Any
 ) -> Any:
-    """Refresh what dashboards read: SPICE ingestions of every configured dataset, or the local dashboard.
+    """Refresh what dashboards read: SPICE ingestions of every configured dataset, or the local dashboard."""
+    from edp.resources import resources  # noqa: PLC0415
 
-    On AWS one mapped ``QuickSightCreateIngestionOperator`` per dataset starts a FULL_REFRESH ingestion
-    (id from the run id and try number) and waits in the triggerer until it is COMPLETED (the task
-    succeeds) or FAILED/CANCELLED (the task fails).
-    """
-    if config.is_local:
-        from edp.serving.dashboard.operator import DashboardRefreshOperator  # noqa: PLC0415
-
-        return DashboardRefreshOperator(task_id=task_id, **dict(dashboard_params or {}), **kwargs)
-    from airflow.providers.amazon.aws.operators.quicksight import (  # noqa: PLC0415 - aws only
-        QuickSightCreateIngestionOperator,
-    )
-
-    return QuickSightCreateIngestionOperator.partial(
-        task_id=task_id,
-        ingestion_id=SPICE_INGESTION_ID,
-        ingestion_type="FULL_REFRESH",
-        deferrable=True,
-        waiter_delay=DEFERRABLE_POLL_S * 2,
-        aws_conn_id=config.connections.aws,
-        region_name=config.stream.region,
-        **kwargs,
-    ).expand(data_set_id=list(config.quicksight.dataset_ids))
+    return resources(config).bi.refresh_task(task_id, dashboard_params=dashboard_params, **kwargs)

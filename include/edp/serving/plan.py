@@ -21,7 +21,7 @@ Rebuilding the plan for the same interval gives the same dates, so every step is
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -250,19 +250,4 @@ def build_plan(
         bronze=TableSlice(
             BRONZE_EVENTS.name, BRONZE_EVENTS.path(lake_root), None if bronze is None else bronze.version()
         ),
-    )
-
-
-def all_dates(plan: LoadPlan) -> list[date]:
-    return sorted({d for s in plan.gold.values() for d in s.dates})
-
-
-def dates_text(dates: Iterable[date]) -> str:
-    listed = sorted(set(dates))
-    if not listed:
-        return "no dates"
-    return (
-        listed[0].isoformat()
-        if len(listed) == 1
-        else f"{listed[0].isoformat()}..{listed[-1].isoformat()} ({len(listed)} dates)"
     )

@@ -17,7 +17,6 @@ Transaction control is the runner's job (one transaction per file), so files mus
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -142,7 +141,3 @@ def to_duckdb(statement: str) -> str:
 def script_to_duckdb(sql: str) -> list[str]:
     """Every statement of a rendered Redshift script, transpiled, in order."""
     return [to_duckdb(statement) for statement in split_statements(sql)]
-
-
-def transpile_all(scripts: Iterable[str]) -> list[str]:
-    return [statement for script in scripts for statement in script_to_duckdb(script)]

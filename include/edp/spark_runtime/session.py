@@ -1,8 +1,9 @@
-"""``get_spark(app_name)``: the one way our code obtains a SparkSession, on Databricks and locally.
+"""``get_spark(app_name)``: the local SparkSession, a single JVM with Delta from the offline jar cache.
 
-On Databricks the runtime owns the session and ships Delta, so we only attach to it. Locally we
-build a small single-JVM session with Delta from the offline jar cache (:mod:`edp.spark_runtime.jars`)
-and keep every file Spark writes under ``.platform/spark/`` instead of the working directory.
+On Glue and Databricks the platform owns the session and ships Delta; a script named there by its
+``--engine`` attaches to it (:mod:`edp.spark_runtime.engines`). Locally we build a small single-JVM
+session with Delta from the offline jar cache (:mod:`edp.spark_runtime.jars`) and keep every file
+Spark writes under ``.platform/spark/`` instead of the working directory.
 
 :func:`local_spark_conf` is the single source of that configuration: ``spark-submit`` command lines
 (:mod:`edp.spark_runtime.submit`) use the same mapping, so a script behaves the same either way.
@@ -23,7 +24,6 @@ from edp.spark_runtime.jars import local_jars
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-DATABRICKS_ENV_VAR = "DATABRICKS_RUNTIME_VERSION"
 CORES_ENV_VAR = "SPARK_LOCAL_CORES"
 DRIVER_MEMORY_ENV_VAR = "SPARK_DRIVER_MEMORY"  # the same variable spark-submit itself falls back to
 DEFAULT_CORES = 2
@@ -43,10 +43,6 @@ appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
 logger.native.name = org.apache.hadoop.util.NativeCodeLoader
 logger.native.level = error
 """
-
-
-def on_databricks() -> bool:
-    return DATABRICKS_ENV_VAR in os.environ
 
 
 def spark_state_dir() -> Path:
@@ -139,7 +135,7 @@ def local_spark_conf(app_name: str, extra_conf: Mapping[str, str] | None = None)
 
 
 def get_spark(app_name: str, *, extra_conf: Mapping[str, str] | None = None) -> SparkSession:
-    """Return the SparkSession for ``app_name``: Databricks' own, or a local Delta-enabled one.
+    """Return the local Delta-enabled SparkSession for ``app_name``.
 
     Static settings (master, jars, memory) only take effect when this call starts the JVM; later
     calls in the same process get the running session with ``extra_conf`` applied as runtime conf.
@@ -147,11 +143,6 @@ def get_spark(app_name: str, *, extra_conf: Mapping[str, str] | None = None) -> 
     from pyspark.sql import SparkSession  # noqa: PLC0415 - keep importing this module cheap
 
     builder = SparkSession.builder
-    if on_databricks():
-        for key, value in (extra_conf or {}).items():
-            builder = builder.config(key, value)
-        return builder.getOrCreate()
-
     for key, value in local_spark_env().items():
         os.environ.setdefault(key, value)
     for key, value in local_spark_conf(app_name, extra_conf).items():

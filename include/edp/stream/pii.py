@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping
 
 from edp.config import PlatformConfig, get_config
+from edp.resources import resources
 
 SALT_VAR = "PII_HASH_SALT"
 SECRET_ID_VAR = "PII_HASH_SALT_SECRET_ID"  # noqa: S105 - the name of a variable, not a secret
@@ -43,8 +44,8 @@ def load_pii_salt(environ: Mapping[str, str] | None = None, config: PlatformConf
     salt = environ.get(SALT_VAR) or ""
     if not salt and (secret_id := environ.get(SECRET_ID_VAR)):
         salt = _secret_string(secret_id, config.stream.region)
-    if not salt and config.is_local:
-        return LOCAL_DEV_SALT
+    if not salt and (development := resources(config).secrets.fallback(SALT_VAR, LOCAL_DEV_SALT)):
+        return development
     if len(salt) < MIN_SALT_CHARS:
         problem = "is not set" if not salt else f"is shorter than {MIN_SALT_CHARS} characters"
         raise MissingSaltError(f"the PII hash salt {problem}: set {SALT_VAR} or {SECRET_ID_VAR}")

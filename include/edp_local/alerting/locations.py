@@ -47,11 +47,3 @@ def on_failure_path(config: PlatformConfig) -> Path:
 
 def spool_dir(config: PlatformConfig) -> Path:
     return config.state_dir / "alerting" / "spool"
-
-
-def ensure_bridge_subscription(config: PlatformConfig) -> str:
-    """Subscribe the bridge to the alert topic on the local endpoint (idempotent)."""
-    from edp_local.alerting.sns_bridge import ensure_subscription  # noqa: PLC0415 - starlette only when used
-    from edp_local.aws_endpoint.service import local_aws_client  # noqa: PLC0415
-
-    return ensure_subscription(local_aws_client(config, "sns"), config.alerts_topic_arn, sns_endpoint(config))

@@ -18,8 +18,8 @@ from edp_local.alerting.sns_bridge import (
     Spool,
     create_app,
     drain_jsonl,
-    ensure_subscription,
 )
+from edp_local.alerting.subscription import ensure_subscription
 from edp_local.aws_endpoint.service import local_aws_client
 from edp_local.gateway.lambda_runtime import FunctionConfig, LocalFunction
 

@@ -9,12 +9,12 @@ from edp_local.alerting.locations import (
     bridge_port,
     bridge_url,
     dead_letter_path,
-    ensure_bridge_subscription,
     messages_path,
     on_failure_path,
     slack_receiver_url,
     slack_webhook_url,
 )
+from edp_local.alerting.subscription import ensure_bridge_subscription
 from edp_local.runtime.environment import venv_bin
 from edp_local.runtime.services import HttpHealthCheck, ServiceSpec
 

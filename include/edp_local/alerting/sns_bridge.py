@@ -101,20 +101,6 @@ def parse_http_notification(body: bytes) -> dict[str, Any]:
     return value
 
 
-# ---- subscription ------------------------------------------------------------------------------------
-def ensure_subscription(sns: Any, topic_arn: str, endpoint: str) -> str:
-    """Subscribe ``endpoint`` (http) to the topic unless it already is; return the subscription ARN."""
-    paginator = sns.get_paginator("list_subscriptions_by_topic")
-    for page in paginator.paginate(TopicArn=topic_arn):
-        for subscription in page.get("Subscriptions", []):
-            if subscription.get("Endpoint") == endpoint and subscription.get("Protocol") == "http":
-                return subscription["SubscriptionArn"]
-    response = sns.subscribe(
-        TopicArn=topic_arn, Protocol="http", Endpoint=endpoint, ReturnSubscriptionArn=True
-    )
-    return response["SubscriptionArn"]
-
-
 # ---- spool -------------------------------------------------------------------------------------------
 class Spool:
     """Received events on disk until handled: one JSON file each, named so that order is kept."""

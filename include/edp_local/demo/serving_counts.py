@@ -9,7 +9,6 @@ platform ``all``), and revenue: each order's first copy per day, ``quantity * pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -143,7 +142,3 @@ def warehouse_figures(config: PlatformConfig) -> dict[str, TableFigures | None]:
                 continue
             figures[name] = TableFigures(int(rows), measure, _number(total or 0))
     return figures
-
-
-def table_rows(figures: Mapping[str, TableFigures | None]) -> dict[str, int | None]:
-    return {name: None if f is None else f.rows for name, f in figures.items()}

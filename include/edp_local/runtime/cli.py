@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from edp.config import PlatformConfig, get_config
+from edp.monitoring.health import NotSupervisedHereError
+from edp.resources import resources
 from edp.serving.names import dashboard_url
 from edp_local.alerting.locations import slack_receiver_url
 from edp_local.alerting.services import SLACK_RECEIVER
@@ -42,7 +44,7 @@ from edp_local.runtime.environment import (
     venv_bin,
 )
 from edp_local.runtime.gateway_service import gateway_url
-from edp_local.runtime.registry import platform_resources, platform_services
+from edp_local.runtime.registry import platform_resources
 from edp_local.runtime.supervisor import (
     PortInUseError,
     StartupError,
@@ -57,10 +59,10 @@ DEFAULT_PARALLELISM = int(os.environ.get("LOCAL_PARALLELISM", "4"))
 
 
 def _supervisor() -> Supervisor:
-    config = get_config()
-    if not config.is_local:
-        sys.exit("the local runtime only runs with PLATFORM_ENV=local")
-    return Supervisor(config, platform_services(config, DEFAULT_PARALLELISM))
+    try:
+        return resources(get_config()).components.supervisor(DEFAULT_PARALLELISM)
+    except NotSupervisedHereError as exc:
+        sys.exit(str(exc))
 
 
 def cmd_up(_: argparse.Namespace) -> int:

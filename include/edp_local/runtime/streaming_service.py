@@ -21,6 +21,7 @@ from pathlib import Path
 
 from edp.config import PlatformConfig
 from edp.lake import STREAM_EVENTS_QUERY, checkpoint_path, source_metrics_path, streaming_metrics_path
+from edp.spark_runtime.engines import LOCAL
 from edp_local.runtime.environment import venv_bin
 from edp_local.runtime.services import MetricsFreshnessCheck, ServiceSpec
 
@@ -41,6 +42,8 @@ def job_arguments(config: PlatformConfig) -> list[str]:
     """``stream_events.py`` arguments for the local platform described by ``config``."""
     lake = config.lake.root
     return [
+        "--engine",
+        LOCAL,
         "--lake-root",
         lake,
         "--checkpoint-dir",

@@ -78,6 +78,34 @@ class SlackSettings:
     gate: GatePolicy = dataclasses.field(default_factory=GatePolicy)
 
 
+@dataclasses.dataclass(frozen=True)
+class AlertDelivery:
+    """Where alerts go and what the Slack function falls back to when a setting is not given.
+
+    The environment's ``alerts`` resource (:mod:`edp.resources`): locally the local Slack receiver,
+    runbooks served by it, and files for dead letters and dedup state; on AWS nothing, so the webhook
+    must be configured (Secrets Manager) and a failed delivery raises for Lambda's retries.
+    """
+
+    topic_arn: str
+    webhook_url: str | None = None
+    runbook_base_url: str | None = None
+    dead_letter_path: Path | None = None
+    state_path: Path | None = None
+
+    @classmethod
+    def local(cls, config: PlatformConfig) -> AlertDelivery:
+        slack_dir = config.state_dir / "slack"
+        receiver = local_receiver_url(config)
+        return cls(
+            topic_arn=config.alerts_topic_arn,
+            webhook_url=receiver + LOCAL_WEBHOOK_PATH,
+            runbook_base_url=receiver + "/",
+            dead_letter_path=slack_dir / "dead_letter.jsonl",
+            state_path=slack_dir / "alert_state.json",
+        )
+
+
 def local_receiver_url(config: PlatformConfig) -> str:
     """Base URL of the local Slack stand-in (``edp_local.alerting.slack_receiver``)."""
     return f"http://127.0.0.1:{config.ports.slack}"
@@ -104,16 +132,16 @@ def load_settings(
     environ: Mapping[str, str] | None = None, config: PlatformConfig | None = None
 ) -> SlackSettings:
     """Settings for this container; raises :class:`ConfigurationError` if no webhook is configured."""
+    from edp.resources import resources  # noqa: PLC0415 - the mapping loads its factories lazily
+
     environ = os.environ if environ is None else environ
     config = config or get_config()
-    slack_dir = config.state_dir / "slack"
+    delivery = resources(config).alerts
     url = environ.get(WEBHOOK_URL_VAR) or None
     secret_id = environ.get(WEBHOOK_SECRET_VAR) or None
-    runbook_base = environ.get(RUNBOOK_BASE_URL_VAR) or None
-    if config.is_local:
-        if not url and not secret_id:
-            url = local_receiver_url(config) + LOCAL_WEBHOOK_PATH
-        runbook_base = runbook_base or local_receiver_url(config) + "/"
+    runbook_base = environ.get(RUNBOOK_BASE_URL_VAR) or delivery.runbook_base_url
+    if not url and not secret_id:
+        url = delivery.webhook_url
     if not url and not secret_id:
         raise ConfigurationError(f"set {WEBHOOK_SECRET_VAR} (or {WEBHOOK_URL_VAR})")
     defaults_retry, defaults_gate = RetryPolicy(), GatePolicy()
@@ -123,12 +151,8 @@ def load_settings(
         webhook_url=url,
         webhook_secret_id=secret_id,
         runbook_base_url=runbook_base,
-        dead_letter_path=_path(
-            environ, DEAD_LETTER_PATH_VAR, slack_dir / "dead_letter.jsonl" if config.is_local else None
-        ),
-        state_path=_path(
-            environ, STATE_PATH_VAR, slack_dir / "alert_state.json" if config.is_local else None
-        ),
+        dead_letter_path=_path(environ, DEAD_LETTER_PATH_VAR, delivery.dead_letter_path),
+        state_path=_path(environ, STATE_PATH_VAR, delivery.state_path),
         retry=RetryPolicy(
             max_attempts=max(1, int(_number(environ, "SLACK_MAX_ATTEMPTS", defaults_retry.max_attempts))),
             base_delay_s=_number(environ, "SLACK_RETRY_BASE_S", defaults_retry.base_delay_s),

@@ -7,7 +7,7 @@ platform already writes:
 | panel | source |
 | --- | --- |
 | streaming state, heartbeat, lag | ``<state dir>/streaming/metrics.json`` (``edp.lake.streaming_metrics_path``, format in docs/lake.md) |
-| silver freshness | the newest commit of ``silver.events`` (``_delta_log``) |
+| silver freshness | the newest commit of ``silver.events`` (``edp.lake.delta_log``) |
 | quality gates | the latest record per layer (:mod:`edp.quality.records`) |
 | warehouse loads | ``load_audit`` in the warehouse |
 | alerts | ``<state dir>/slack/messages.jsonl`` (the local Slack receiver), newest first |
@@ -19,7 +19,6 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from edp.config import PlatformConfig
@@ -89,10 +88,10 @@ def streaming_section(config: PlatformConfig, now: datetime) -> dict[str, Any]:
 
 
 def freshness_section(config: PlatformConfig, now: datetime) -> dict[str, Any]:
-    from edp.lake.delta_log import local_newest_commit  # noqa: PLC0415
+    from edp.lake.delta_log import newest_commit  # noqa: PLC0415
+    from edp.resources import resources  # noqa: PLC0415
 
-    path = SILVER_EVENTS.path(config.lake.root)
-    newest = local_newest_commit(path) if Path(path).exists() else None
+    newest = newest_commit(SILVER_EVENTS.path(config.lake.root), resources(config).lake)
     return {
         "table": SILVER_EVENTS.name,
         "newest_commit_at": newest.isoformat() if newest else None,

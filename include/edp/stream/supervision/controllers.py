@@ -1,12 +1,12 @@
 """Start, stop and inspect the streaming job, behind one interface for both environments.
 
-* :class:`LocalStreamingController` drives the ``streaming-job`` component of the local runtime
-  (``spark-submit`` in local mode) through :class:`edp_local.runtime.supervisor.Supervisor`.
 * :class:`DatabricksStreamingController` drives the Databricks job named
-  ``get_config().databricks.streaming_job`` through the provider's ``DatabricksHook``.
+  ``databricks.streaming_job`` through the provider's ``DatabricksHook``.
+* Its local twin, ``edp_local.runtime.streaming_control.LocalStreamingController``, drives the
+  ``streaming-job`` component of the local runtime (``spark-submit`` in local mode).
 
-:func:`controller_for` picks one from the platform configuration. Provider and local-runtime imports
-happen inside functions, so DAG files can import this module cheaply.
+The environment mapping (:mod:`edp.resources`, ``streaming``) picks one. Provider imports happen
+inside functions, so DAG files can import this module cheaply.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-from edp.config import PlatformConfig
-
-if TYPE_CHECKING:
-    from edp_local.runtime.supervisor import Supervisor
+from typing import Any, Protocol
 
 
 class ControllerError(RuntimeError):
@@ -82,60 +77,6 @@ class StreamingJobController(Protocol):
     def stop(self) -> StopOutcome: ...
 
     def restart(self, *, token: str | None = None) -> JobStatus: ...
-
-
-# ---- local -------------------------------------------------------------------------------------
-class LocalStreamingController:
-    """The local runtime's ``streaming-job`` component (see :mod:`edp_local.runtime.streaming_service`)."""
-
-    kind = "local"
-
-    def __init__(self, supervisor: Supervisor, name: str, log: Callable[[str], None] = print) -> None:
-        self.supervisor = supervisor
-        self.name = name
-        self.log = log
-        supervisor.spec(name)  # fail early on a registry without the job
-
-    def status(self) -> JobStatus:
-        from edp_local.runtime.supervisor import pid_alive  # noqa: PLC0415
-
-        service = self.supervisor.running_services().get(self.name)
-        if service is None:
-            return JobStatus(False, detail="not started by the local runtime")
-        started = datetime.fromtimestamp(service.started_at, tz=UTC)
-        if pid_alive(service.pid):
-            return JobStatus(True, f"pid {service.pid}", started, f"log {service.log}", service.log)
-        return JobStatus(
-            False, f"pid {service.pid}", started, f"process exited; log {service.log}", service.log
-        )
-
-    def start(self, *, token: str | None = None) -> JobStatus:
-        from edp_local.runtime.supervisor import PortInUseError, StartupError  # noqa: PLC0415
-
-        try:
-            self.supervisor.start_service(self.name, log=self.log)
-        except (StartupError, PortInUseError) as exc:
-            raise ControllerError(f"{self.name} did not start: {exc}") from exc
-        return self.status()
-
-    def stop(self) -> StopOutcome:
-        pid = self.supervisor.stop_service(self.name, log=self.log)
-        return StopOutcome(stopped=(f"pid {pid}",) if pid else ())
-
-    def begin_stop(self) -> StopOutcome:
-        return self.stop()  # TERM, then KILL after a short grace: quick enough to wait for
-
-    def wait_stopped(self, pending: Sequence[str]) -> list[str]:
-        return []
-
-    def restart(self, *, token: str | None = None) -> JobStatus:
-        from edp_local.runtime.supervisor import PortInUseError, StartupError  # noqa: PLC0415
-
-        try:
-            self.supervisor.restart_service(self.name, log=self.log)
-        except (StartupError, PortInUseError) as exc:
-            raise ControllerError(f"{self.name} did not restart: {exc}") from exc
-        return self.status()
 
 
 # ---- Databricks --------------------------------------------------------------------------------
@@ -283,17 +224,3 @@ class DatabricksStreamingController:
                 f"{', '.join(outcome.pending)} did not terminate in {self.stop_timeout_s:.0f}s"
             )
         return self.start(token=token)
-
-
-def controller_for(config: PlatformConfig, log: Callable[[str], None] = print) -> StreamingJobController:
-    """The local runtime's ``streaming-job`` locally; the Databricks job on AWS."""
-    if config.is_local:
-        from edp_local.runtime.registry import platform_services  # noqa: PLC0415 - task-time only
-        from edp_local.runtime.streaming_service import STREAMING_JOB  # noqa: PLC0415
-        from edp_local.runtime.supervisor import Supervisor  # noqa: PLC0415
-
-        return LocalStreamingController(Supervisor(config, platform_services(config)), STREAMING_JOB, log)
-    from airflow.providers.databricks.hooks.databricks import DatabricksHook  # noqa: PLC0415
-
-    hook = DatabricksHook(databricks_conn_id=config.connections.databricks, caller="streaming_supervisor")
-    return DatabricksStreamingController(hook, config.databricks.streaming_job)

@@ -10,9 +10,10 @@ Each DAG task calls one function here; tests call the same functions without Air
    verdict closes the open incident.
 3. :func:`recover`: restart an unhealthy job under the restart policy, or wait out the backoff, or
    give up (the incident is marked exhausted).
-4. :func:`escalate`: raise :class:`StreamingUnrecoverableError` while the incident is exhausted. The
-   task's failure callback (:class:`~edp.stream.supervision.notifier.StreamingIncidentNotifier`)
-   publishes the ``streaming_unrecoverable`` alert once per incident.
+4. :func:`escalate`: raise :class:`StreamingUnrecoverableError` while the incident is exhausted. It
+   carries the incident's id, so the platform's failure callback
+   (:class:`~edp.alerting.notifier.PlatformAlertNotifier`) publishes the ``streaming_unrecoverable``
+   alert once per incident, however many runs fail; the mark is written only after SNS accepted it.
 5. :func:`summarise` (teardown): one dictionary describing the run.
 
 On Databricks a stop only starts the cancellation of the run; the steps then return the refs still
@@ -25,29 +26,24 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from edp.alerting.alerts import STREAMING_UNRECOVERABLE, Severity
+from edp.alerting.failures import AlertingFailure
+from edp.alerting.incidents import RecoveryAttempt
 from edp.config import PlatformConfig
-from edp.stream.supervision.controllers import (
-    ControllerError,
-    JobStatus,
-    StreamingJobController,
-    controller_for,
-)
-from edp.stream.supervision.health import HealthBounds, Observation, Status, Verdict, assess
+from edp.stream.supervision.controllers import ControllerError, JobStatus, StreamingJobController
+from edp.stream.supervision.health import Observation, Status, Verdict, assess
 from edp.stream.supervision.metrics import StreamingMetrics
-from edp.stream.supervision.notifier import ALERT_KIND
-from edp.stream.supervision.policy import Action, RestartPolicy
+from edp.stream.supervision.platform import Settings
+from edp.stream.supervision.policy import Action
 from edp.stream.supervision.state import (
     DesiredState,
-    Incident,
-    RestartAttempt,
-    StateStore,
     SupervisionState,
-    state_store_for,
+    SupervisionStore,
+    open_incident,
+    supervision_store,
 )
 
 
@@ -59,55 +55,15 @@ class Command(enum.StrEnum):
     RESTART = "restart"
 
 
-class StreamingUnrecoverableError(AirflowFailException):
+class StreamingUnrecoverableError(AlertingFailure):
     """The supervisor gave up restarting the streaming job; the message names the incident.
 
-    An ``AirflowFailException``: retrying the task cannot help, so it fails at once and its failure
-    callback runs right away. ``alert_kind``, ``alert_severity`` and ``alert_details`` follow the
-    platform's convention for failures that describe their own alert (read by duck typing).
+    An ``AlertingFailure``: retrying the task cannot help, so it fails at once, and the alert is the
+    incident's (kind ``streaming_unrecoverable``, critical, once per incident).
     """
 
-    alert_kind = ALERT_KIND
-    alert_severity = "critical"
-
-    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.alert_details = dict(details or {})
-
-
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    bounds: HealthBounds
-    policy: RestartPolicy
-
-
-def settings_for(config: PlatformConfig) -> Settings:
-    """Bounds and restart policy per environment.
-
-    AWS allows more: CloudWatch reports per minute (times are up to a minute old), and a Databricks
-    job cluster takes minutes to start before the query's first event.
-    """
-    if config.is_local:
-        return Settings(
-            HealthBounds(
-                max_heartbeat_age=timedelta(minutes=2),
-                startup_grace=timedelta(minutes=3),
-                max_source_lag=timedelta(minutes=10),
-                max_silver_lag=timedelta(minutes=15),
-            ),
-            RestartPolicy(
-                max_attempts=3, initial_backoff=timedelta(minutes=2), max_backoff=timedelta(minutes=30)
-            ),
-        )
-    return Settings(
-        HealthBounds(
-            max_heartbeat_age=timedelta(minutes=5),
-            startup_grace=timedelta(minutes=15),
-            max_source_lag=timedelta(minutes=15),
-            max_silver_lag=timedelta(minutes=30),
-        ),
-        RestartPolicy(max_attempts=3, initial_backoff=timedelta(minutes=5), max_backoff=timedelta(hours=1)),
-    )
+    alert_kind = STREAMING_UNRECOVERABLE
+    alert_severity = Severity.CRITICAL
 
 
 def _utc_now() -> datetime:
@@ -123,7 +79,7 @@ class Supervision:
     """
 
     controller: StreamingJobController
-    store: StateStore
+    store: SupervisionStore
     settings: Settings
     metrics_reader: Callable[[datetime], StreamingMetrics | None]
     silver_reader: Callable[[], datetime | None]
@@ -131,46 +87,21 @@ class Supervision:
     log: Callable[[str], None] = print
 
 
-def _local_readers(config: PlatformConfig) -> tuple[Callable, Callable]:
-    from edp.lake import SILVER_EVENTS, streaming_metrics_path  # noqa: PLC0415
-    from edp.lake.delta_log import newest_commit  # noqa: PLC0415
-    from edp.stream.supervision.metrics import read_local_metrics  # noqa: PLC0415
-
-    metrics_path = streaming_metrics_path(config)
-    silver_path = SILVER_EVENTS.path(config.lake.root)
-    return (lambda _now: read_local_metrics(metrics_path)), (lambda: newest_commit(silver_path))
-
-
-def _aws_readers(config: PlatformConfig) -> tuple[Callable, Callable]:
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: PLC0415
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # noqa: PLC0415
-
-    from edp.lake import SILVER_EVENTS, STREAM_EVENTS_QUERY  # noqa: PLC0415
-    from edp.lake.delta_log import newest_commit  # noqa: PLC0415
-    from edp.stream.supervision.metrics import read_cloudwatch_metrics  # noqa: PLC0415
-
-    region = config.stream.region
-    cloudwatch = AwsBaseHook(aws_conn_id=config.connections.aws, client_type="cloudwatch", region_name=region)
-    s3 = S3Hook(aws_conn_id=config.connections.aws, region_name=region)
-    silver_uri = SILVER_EVENTS.path(config.lake.root)
-
-    def metrics(now: datetime) -> StreamingMetrics:
-        return read_cloudwatch_metrics(
-            cloudwatch.conn, query_name=STREAM_EVENTS_QUERY, stream_name=config.stream.name, now=now
-        )
-
-    return metrics, (lambda: newest_commit(silver_uri, s3_client=s3.get_conn()))
-
-
 def build(config: PlatformConfig, log: Callable[[str], None] = print) -> Supervision:
-    """The supervision for the configured environment (local runtime + files, or Databricks + AWS)."""
-    metrics, silver = _local_readers(config) if config.is_local else _aws_readers(config)
+    """The supervision of ``config``'s environment: its streaming platform, metrics, lake and state."""
+    from edp.lake import SILVER_EVENTS  # noqa: PLC0415 - task-time only
+    from edp.lake.delta_log import newest_commit  # noqa: PLC0415
+    from edp.resources import resources  # noqa: PLC0415
+
+    platform = resources(config)
+    silver = SILVER_EVENTS.path(config.lake.root)
+    lake = platform.lake
     return Supervision(
-        controller=controller_for(config, log),
-        store=state_store_for(config),
-        settings=settings_for(config),
-        metrics_reader=metrics,
-        silver_reader=silver,
+        controller=platform.streaming.controller(log),
+        store=supervision_store(config),
+        settings=platform.streaming.settings,
+        metrics_reader=platform.metrics.streaming_reader(),
+        silver_reader=lambda: newest_commit(silver, lake),
         log=log,
     )
 
@@ -195,7 +126,7 @@ def _stop_then(
 def _attempt(sup: Supervision, state: SupervisionState, reason: str, *, running: bool) -> dict[str, Any]:
     """One policy-governed recovery step for an incident (opened now if none is open)."""
     now = sup.clock()
-    incident = state.incident or Incident.open(reason, now)
+    incident = state.incident or open_incident(reason, now)
     decision = sup.settings.policy.decide(incident, now)
     result: dict[str, Any] = {
         "incident": incident.id,
@@ -219,7 +150,7 @@ def _attempt(sup: Supervision, state: SupervisionState, reason: str, *, running:
             outcome = f"failed: {exc}"
         result["outcome"] = outcome
         sup.log(f"{incident.id}: {decision.explanation} ({reason}): {outcome}")
-        incident = incident.with_attempt(RestartAttempt(now, reason, outcome))
+        incident = incident.with_attempt(RecoveryAttempt(now, reason, outcome))
     sup.store.save(dataclasses.replace(state, incident=incident))
     return result
 
@@ -369,16 +300,17 @@ def escalate(sup: Supervision) -> dict[str, Any]:
         last = incident.last_attempt
         raise StreamingUnrecoverableError(
             f"streaming job still unhealthy after {attempts} restarts; incident {incident.id} open since "
-            f"{incident.opened_at.isoformat()}: {incident.reason}"
+            f"{incident.opened_at.isoformat()}: {incident.detail}"
             + (f"; last attempt: {last.outcome}" if last else ""),
             details={
                 "incident": incident.id,
                 "job": sup.controller.kind,
                 "opened_at": incident.opened_at.isoformat(),
                 "gave_up_at": incident.exhausted_at.isoformat(),
-                "reason": incident.reason,
+                "reason": incident.detail,
                 "attempts": [f"{a.at.isoformat()}: {a.outcome}" for a in incident.attempts],
             },
+            incident_id=incident.id,
         )
     return {
         "incident": None if incident is None else incident.id,
