@@ -109,7 +109,7 @@ lambdas: $(SYNC_STAMP)  ## build each Lambda into build/lambda/<name>.zip with o
 
 # The Astro Runtime image provides Airflow itself; requirements.txt pins everything else from uv.lock.
 requirements: $(SYNC_STAMP)  ## regenerate requirements.txt (for the Astro image) from uv.lock
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-emit-package apache-airflow --no-emit-package apache-airflow-core --no-emit-package apache-airflow-task-sdk -o requirements.txt
+	$(UV) export --frozen --no-default-groups --no-hashes --no-emit-project --no-header --no-emit-package apache-airflow --no-emit-package apache-airflow-core --no-emit-package apache-airflow-task-sdk -o requirements.txt
 
 clean: stop  ## remove local platform state and build outputs (keeps the lake unless CLEAN_DATA=1)
 	rm -rf .platform build
