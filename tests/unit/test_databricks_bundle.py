@@ -50,7 +50,7 @@ def test_unknown_targets_variables_and_references_are_errors(loaded: dict) -> No
         bundle.resolve(loaded, "prod", {**PROFILE, "nope": "1"})
     broken = copy.deepcopy(loaded)
     broken["resources"]["jobs"]["gold_build"]["description"] = "${var.missing}"
-    with pytest.raises(bundle.BundleError, match="var.missing"):
+    with pytest.raises(bundle.BundleError, match=r"var\.missing"):
         bundle.resolve(broken, "prod", PROFILE)
 
 
