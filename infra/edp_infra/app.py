@@ -7,7 +7,10 @@ templates to ``build/cdk.out`` (or ``--output``). Context (``-c key=value`` via 
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
+from aws_cdk import cx_api
 
 from edp_infra.nag import apply_aws_solutions
 from edp_infra.settings import InfraSettings
@@ -81,11 +84,26 @@ def new_app(outdir: str | None = None, context: dict[str, object] | None = None)
     return cdk.App(outdir=outdir, context={**FEATURE_FLAGS, **(context or {})})
 
 
-def main() -> None:
+def synth_errors(assembly: cx_api.CloudAssembly) -> list[str]:
+    """Error annotations of every stack (unsuppressed cdk-nag findings are errors)."""
+    return [
+        f"{stack.stack_name} {message.id}: {message.entry.data}"
+        for stack in assembly.stacks
+        for message in stack.messages
+        if message.level == cx_api.SynthesisMessageLevel.ERROR
+    ]
+
+
+def main() -> int:
     app = new_app()
     build_app(app)
-    app.synth()
+    assembly = app.synth()
+    if errors := synth_errors(assembly):
+        print("\n".join(errors), file=sys.stderr)
+        return 1
+    print(f"synthesized {len(assembly.stacks)} stacks into {assembly.directory}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

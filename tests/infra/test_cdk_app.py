@@ -321,3 +321,46 @@ def test_databricks_instance_profile_reads_the_stream_and_writes_the_lake(templa
         "glue:StartJobRun",
     ):
         assert action in policy
+
+
+def test_synth_reports_no_error_and_catches_an_unsuppressed_finding(synthesized, tmp_path) -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    from edp_infra.app import new_app, synth_errors
+    from edp_infra.nag import apply_aws_solutions
+
+    assert synth_errors(synthesized.app.synth()) == []
+    probe = new_app(outdir=str(tmp_path))
+    s3.Bucket(cdk.Stack(probe, "Probe"), "Plain")  # no logging, no TLS-only policy: AwsSolutions errors
+    apply_aws_solutions(probe, reports=False)
+    assert any("AwsSolutions-S" in error for error in synth_errors(probe.synth()))
+
+
+def test_the_outputs_the_platform_config_reads_exist(synthesized) -> None:
+    from edp_infra import outputs
+
+    produced = {
+        synthesized.stacks[c].stack_name: dict.fromkeys(synthesized.template_json(c).get("Outputs", {}), "x")
+        for c in CONCERNS
+    }
+    produced["edp-alerts"]["AlertTopicArn"] = "arn:aws:sns:us-east-1:123456789012:edp-platform-alerts"
+    assert outputs.platform_environment(produced)["PLATFORM__AWS_ACCOUNT_ID"] == "123456789012"
+    assert outputs.bundle_variables(produced)["instance_profile_arn"] == "x"
+
+
+def test_a_higher_target_rate_deploys_more_shards_and_lambdas(tmp_path, lambda_zips) -> None:
+    import dataclasses
+
+    from aws_cdk.assertions import Template
+
+    from edp_infra.app import new_app
+    from edp_infra.settings import InfraSettings
+    from edp_infra.stacks.stream import StreamStack
+
+    settings = dataclasses.replace(
+        InfraSettings.from_context({"target_events_per_s": 50_000}), lambda_dir=lambda_zips
+    )
+    stack = StreamStack(new_app(outdir=str(tmp_path)), "edp-stream", settings=settings)
+    shards = Template.from_stack(stack).find_resources("AWS::Kinesis::Stream")
+    assert next(iter(shards.values()))["Properties"]["ShardCount"] == settings.capacity.shards > 2
