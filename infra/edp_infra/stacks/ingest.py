@@ -135,5 +135,6 @@ class IngestStack(Stack):
             ],
         )  # fmt: skip
         CfnOutput(self, "IngestApiUrl", value=self.api.url_for_path("/v1/events"))
+        CfnOutput(self, "IngestApiBaseUrl", value=self.api.url)
         CfnOutput(self, "IngestApiId", value=self.api.rest_api_id)
         CfnOutput(self, "IngestFunctionName", value=self.function.function_name)
