@@ -59,7 +59,12 @@ def platform_function(
         role=role,
         log_group=group,
         reserved_concurrent_executions=reserved_concurrency,
-        environment={"PLATFORM_ENV": "aws", "POWERTOOLS_SERVICE_NAME": name, **environment},
+        environment={
+            "PLATFORM_ENV": "aws",
+            "PLATFORM__STREAM__REGION": settings.platform.stream.region,  # the Region of every client
+            "POWERTOOLS_SERVICE_NAME": name,
+            **environment,
+        },
         tracing=lambda_.Tracing.ACTIVE,
         **kwargs,
     )
