@@ -75,7 +75,12 @@ def warehouse_stand_in(synthesized) -> dict[str, Any]:
     """Outputs named like the warehouse stack's exports the access stack imports."""
     exports = sorted(_imports(json.dumps(synthesized.template_json("access")), "edp-warehouse"))
     return {
-        "Resources": {"StandIn": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "edp-warehouse-stand-in"}}},
+        "Resources": {
+            "StandIn": {
+                "Type": "AWS::Logs::LogGroup",
+                "Properties": {"LogGroupName": "edp-warehouse-stand-in"},
+            }
+        },
         "Outputs": {
             f"Export{i}": {
                 "Value": f"arn:aws:redshift-serverless:{REGION}:123456789012:workgroup/stand-in",
