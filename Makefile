@@ -20,7 +20,17 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_EVENTS ?= 100000
 
-.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas wheel requirements clean
+# Infrastructure as code (infra/, databricks.yml): the CDK app imports edp (include/) and tools/.
+CDK_OUT             := build/cdk.out
+BUNDLE_OUT          := build/databricks
+TARGET_EVENTS_PER_S ?= 1000
+INFRA_PATH          := $(CURDIR)/include:$(CURDIR)/infra:$(CURDIR)
+# jsii warns on every start under Node 20 (end of life for it) unless told this major is accepted.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20
+CDK_CLI             := npx --yes aws-cdk@^2
+
+.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration test-infra lint format bench lambdas wheel synth deploy requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -92,6 +102,9 @@ test-unit: setup  ## fast tests only: no services, no Spark
 test-integration: setup  ## tests that start local services or Spark
 	$(PY) -m pytest -m "integration or e2e"
 
+test-infra: $(SYNC_STAMP)  ## synthesize the CDK app and check its templates (cfn-lint, cdk-nag, assertions, moto)
+	$(PY) -m pytest -m "infra"
+
 lint: $(SYNC_STAMP)  ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -110,9 +123,30 @@ lambdas: $(SYNC_STAMP)  ## build each Lambda into build/lambda/<name>.zip with o
 wheel: $(SYNC_STAMP)  ## build the job wheel (edp) every Spark job receives, once per content; WHEEL_DIR=dist copies it there
 	$(PY) -m edp.spark_runtime.wheel $(if $(WHEEL_DIR),--out-dir $(WHEEL_DIR))
 
+# Offline: the Lambda zips come from the uv cache (the first build on a new machine fetches their wheels).
+synth: $(SYNC_STAMP)  ## write the CloudFormation templates and the resolved Databricks bundle, offline, and print where
+	$(PY) -m tools.build_lambda --all
+	cd infra && PYTHONPATH=$(INFRA_PATH) CDK_OUTDIR=$(CURDIR)/$(CDK_OUT) \
+		CDK_CONTEXT_JSON='{"target_events_per_s": $(TARGET_EVENTS_PER_S), "lambda_dir": "$(CURDIR)/build/lambda"}' \
+		$(CURDIR)/$(PY) -m edp_infra.app
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error $(CDK_OUT)/*.template.json
+	PYTHONPATH=$(INFRA_PATH) $(PY) -m edp_infra.databricks_bundle --target prod \
+		--var instance_profile_arn=from-output:edp-access.DatabricksInstanceProfileArn --out $(BUNDLE_OUT)
+	@echo "CloudFormation templates: $(CDK_OUT)/*.template.json (cdk-nag reports: $(CDK_OUT)/AwsSolutions-*.csv)"
+	@echo "Databricks bundle: databricks.yml + resources/*.yml, resolved for prod in $(BUNDLE_OUT)/prod.json"
+
+# Not run by the tests: needs AWS credentials (cdk bootstrap done once), the Databricks CLI and a
+# workspace profile. docs/deploy.md goes through every step.
+deploy: synth  ## cdk deploy every stack, then deploy the Databricks bundle with the stacks' outputs
+	$(CDK_CLI) deploy --app $(CDK_OUT) --all --require-approval broadening --outputs-file build/cdk-outputs.json
+	PYTHONPATH=$(INFRA_PATH) $(PY) -m edp_infra.outputs build/cdk-outputs.json > build/platform.env
+	@echo "platform settings for the Airflow deployment: build/platform.env"
+	databricks bundle validate -t prod $$(PYTHONPATH=$(INFRA_PATH) $(PY) -m edp_infra.outputs --bundle-vars build/cdk-outputs.json)
+	databricks bundle deploy -t prod $$(PYTHONPATH=$(INFRA_PATH) $(PY) -m edp_infra.outputs --bundle-vars build/cdk-outputs.json)
+
 # The Astro Runtime image provides Airflow itself; requirements.txt pins everything else from uv.lock.
 requirements: $(SYNC_STAMP)  ## regenerate requirements.txt (for the Astro image) from uv.lock
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --no-header --no-emit-package apache-airflow --no-emit-package apache-airflow-core --no-emit-package apache-airflow-task-sdk -o requirements.txt
+	$(UV) export --frozen --no-default-groups --no-hashes --no-emit-project --no-header --no-emit-package apache-airflow --no-emit-package apache-airflow-core --no-emit-package apache-airflow-task-sdk -o requirements.txt
 
 clean: stop  ## remove local platform state and build outputs (keeps the lake unless CLEAN_DATA=1)
 	rm -rf .platform build

@@ -133,7 +133,6 @@ def test_image_runs_the_aws_environment_with_include_on_the_python_path() -> Non
     assert env["PLATFORM_ENV"] == "aws"
     assert env["PLATFORM_PROJECT_ROOT"] == "/usr/local/airflow"
     assert "/usr/local/airflow/include" in env["PYTHONPATH"].split(":")
-    assert env["JAVA_HOME"].startswith("/usr/lib/jvm/")
 
 
 def test_requirements_txt_is_exactly_what_make_requirements_exports_from_the_lock(tmp_path: Path) -> None:
@@ -149,15 +148,25 @@ def test_requirements_txt_is_exactly_what_make_requirements_exports_from_the_loc
     )
 
 
-def test_packages_txt_installs_a_java_17_runtime() -> None:
+def test_packages_txt_installs_no_java_because_spark_runs_on_databricks_or_glue() -> None:
     lines = (ROOT / "packages.txt").read_text(encoding="utf-8").splitlines()
-    packages = {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
-    assert packages & {
-        "openjdk-17-jre-headless",
-        "openjdk-17-jre",
-        "openjdk-17-jdk-headless",
-        "openjdk-17-jdk",
+    packages = {line.strip() for line in lines if line.strip()}
+    assert not {p for p in packages if "jdk" in p or "jre" in p or "java" in p}, packages
+    assert "JAVA_HOME" not in dockerfile_env()
+
+
+# The local engines and the infrastructure tooling: `make run`/`make test` install them, the image never.
+NOT_IN_IMAGE = ("pyspark", "delta-spark", "moto", "playwright", "aws-cdk-lib", "cdk-nag", "pytest", "ruff")
+
+
+@pytest.mark.parametrize("distribution", NOT_IN_IMAGE)
+def test_requirements_txt_leaves_local_engines_and_tooling_out_of_the_image(distribution: str) -> None:
+    pinned = {
+        line.split("==", 1)[0].strip().lower()
+        for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith(" ")
     }
+    assert distribution not in pinned
 
 
 @pytest.mark.parametrize("relative", ASTRO_LAYOUT)
