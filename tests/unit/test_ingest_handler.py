@@ -156,7 +156,7 @@ def test_rest_v1_single_event_is_accepted_and_streamed_with_server_metadata(inst
     assert meta["client_ip_hash"] == hashlib.sha256(SALT.encode() + b"203.0.113.42").hexdigest()
     assert meta["user_agent"]["browser_family"] == "Safari"
     assert meta["user_agent"]["os_family"] == "Mac OS X"
-    assert meta["api_version"] == "v1" and meta["contract_version"] == "1.0"
+    assert meta["api_version"] == "v1" and meta["contract_version"] == event_contract.CONTRACT_VERSION
     jsonschema.Draft202012Validator(event_contract.envelope_schema()).validate(envelope)
 
 
