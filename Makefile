@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_EVENTS ?= 100000
 
-.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration lint format bench lambdas requirements clean
+.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx openapi query test test-unit test-integration lint format bench lambdas requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ browsers:  ## install Debian's chromium for the browser tests, if missing
 
 gx: $(SYNC_STAMP)  ## rebuild the Great Expectations file context (suites, checkpoints) from the event contract
 	$(PY) -m edp.quality.build_context
+
+openapi: $(SYNC_STAMP)  ## regenerate the ingest API's request schemas (include/lambda/ingest/openapi.yaml) from the event contract
+	$(PY) -m edp.contract.openapi
 
 query: $(SYNC_STAMP)  ## ad hoc SQL over the local lake (Athena stand-in), e.g. make query SQL="SELECT count(*) FROM edp_lake.silver_events"
 	$(PY) -m edp.serving.lake_catalog "$(SQL)"
