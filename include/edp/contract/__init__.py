@@ -10,6 +10,8 @@
   sensitive part: URL query strings, free text).
 * :func:`replace_control_characters` — the free-text rule (:mod:`edp.contract.text`): control
   characters and U+2028/U+2029 become U+FFFD; events are never rejected for them.
+* :mod:`edp.contract.openapi` — the schemas as OpenAPI 3.0 components, written into the ingest
+  API's spec by ``make openapi``.
 * :mod:`edp.contract.compatibility` — refuses backward-incompatible edits without a version bump.
 
 Importing this package costs only the standard library; fastjsonschema loads on first validation.
