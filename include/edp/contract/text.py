@@ -36,6 +36,9 @@ def may_hold_control_characters(data: bytes) -> bool:
     ``C2 80``-``C2 9F``) and U+2028/9 (``E2 80 A8``/``A9``) raw. A true answer may be a false alarm
     (an escaped backslash before ``b``, a Latin-1 letter); the caller then applies the exact rule.
     """
-    if b"\\u00" in data or b"\\b" in data or b"\\f" in data or b"\x7f" in data:
+    if b"\x7f" in data:
+        return True
+    # one-byte searches first (memchr): most events hold no escape and no non-ASCII byte at all
+    if b"\\" in data and (b"\\u00" in data or b"\\b" in data or b"\\f" in data):
         return True
     return not data.isascii() and (b"\xc2" in data or b"\xe2\x80\xa8" in data or b"\xe2\x80\xa9" in data)

@@ -84,7 +84,7 @@ def _repeats_events_key(body: bytes) -> bool:
     ``"events"`` twice or an escaped letter, so the stdlib parse (2-3x orjson's cost) runs on those
     rare bodies only.
     """
-    if body.count(b'"events"') < 2 and not (b"\\u00" in body and _ESCAPED_LETTER.search(body)):
+    if body.count(b'"events"') < 2 and not (b"\\" in body and _ESCAPED_LETTER.search(body)):
         return False
     try:
         keys = json.loads(body, object_pairs_hook=lambda pairs: [key for key, _ in pairs])
