@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from edp.ingest import handler, service
-from edp.ingest.quarantine import STORED_PREFIX_BYTES, encode_event
+from edp.ingest.quarantine_record import STORED_PREFIX_BYTES, encode_event
 from edp.ingest.service import IngestService
 from edp.ingest.settings import load_settings
 from tests.events.apigw import FakeLambdaContext, load_event, request_time, valid_event, with_body

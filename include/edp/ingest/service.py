@@ -29,7 +29,8 @@ from edp.ingest.body import RequestError, check_content_type, decode_events
 from edp.ingest.enrich import format_received_at, hash_ip, parse_user_agent
 from edp.ingest.http import HttpRequest, HttpResponse
 from edp.ingest.kinesis import KinesisWriter, StreamRecord, WriteResult
-from edp.ingest.quarantine import QuarantineSink, quarantine_key, quarantine_line, quarantine_sink_for
+from edp.ingest.quarantine import QuarantineSink, quarantine_key, quarantine_sink_for
+from edp.ingest.quarantine_record import quarantine_line
 from edp.ingest.settings import IngestSettings
 
 ROUTE = "/v1/events"
