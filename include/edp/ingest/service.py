@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -198,7 +199,16 @@ class IngestService:
             try:
                 self._classify_one(batch, index, event, received, first_seen, meta_suffix)
             except Exception as exc:  # one poisonous event must not cost the batch its valid events
-                self._log.exception("event could not be processed", extra={"index": index})
+                # where it failed, not the message: an exception's text can quote the event (PII)
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                self._log.error(
+                    "event could not be processed",
+                    extra={
+                        "index": index,
+                        "error": type(exc).__name__,
+                        "at": f"{frame.filename}:{frame.lineno}",
+                    },
+                )
                 if len(batch.results) == index:
                     batch.results.append({"index": index, "event_id": _echo_id(event), "status": "rejected"})
                 if batch.records and batch.records[-1].index == index:
