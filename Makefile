@@ -30,7 +30,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20
 CDK_CLI             := npx --yes aws-cdk@^2
 
-.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx query test test-unit test-integration test-infra lint format bench lambdas wheel synth deploy requirements clean
+.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx openapi query test test-unit test-integration test-infra lint format bench lambdas wheel synth deploy requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ browsers:  ## install Debian's chromium for the browser tests, if missing
 
 gx: $(SYNC_STAMP)  ## rebuild the Great Expectations file context (suites, checkpoints) from the event contract
 	$(PY) -m edp.quality.build_context
+
+openapi: $(SYNC_STAMP)  ## regenerate the ingest API's request schemas (include/lambda/ingest/openapi.yaml) from the event contract
+	$(PY) -m edp.contract.openapi
 
 query: $(SYNC_STAMP)  ## ad hoc SQL over the local lake (Athena stand-in), e.g. make query SQL="SELECT count(*) FROM edp_lake.silver_events"
 	$(PY) -m edp.serving.lake_catalog "$(SQL)"

@@ -107,6 +107,40 @@ def test_a_batch_with_no_valid_event_is_400(gateway: str) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "no_valid_events"
 
 
+def _deep(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def test_the_issue_15_deep_bodies_get_400_or_207_with_the_valid_event_landed(
+    gateway: str, stream_records
+) -> None:
+    (event,) = valid_events(1, seed=115)
+
+    alone = post(gateway, _deep(1000))
+    mixed = post(gateway, b'{"events": [' + json.dumps(event).encode() + b", " + _deep(1000) + b"]}")
+    too_deep = post(gateway, _deep(1025))
+
+    assert alone.status_code == 400 and alone.json()["error"]["code"] == "no_valid_events"
+    assert mixed.status_code == 207
+    assert [r["status"] for r in mixed.json()["results"]] == ["accepted", "rejected"]
+    assert mixed.json()["results"][1]["quarantined"] is True
+    assert landed(stream_records, "it-events", {event["event_id"]})
+    assert too_deep.status_code == 400 and too_deep.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("PUT", "/v1/events", "POST"), ("TRACE", "/v1/events", "POST"), ("DELETE", "/v1/health", "GET")],
+)
+def test_an_undeclared_method_is_405_with_allow_over_http(
+    gateway: str, method: str, path: str, allow: str
+) -> None:
+    response = httpx.request(method, f"{gateway}{path}", headers={"x-api-key": DEMO_KEY}, timeout=30)
+
+    assert response.status_code == 405 and response.headers["allow"] == allow
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 @pytest.mark.parametrize(
     ("key", "headers", "body", "status", "code"),
     [

@@ -19,6 +19,10 @@ from tests.events.apigw import valid_event
 pytestmark = pytest.mark.unit
 
 NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+_MAJOR, _MINOR = (int(part) for part in event_contract.CONTRACT_VERSION.split("."))
+CURRENT = event_contract.CONTRACT_VERSION
+NEXT_MINOR = f"{_MAJOR}.{_MINOR + 1}"
+NEXT_MAJOR = f"{_MAJOR + 1}.0"
 
 
 @pytest.mark.parametrize("event_type", event_contract.EVENT_TYPES)
@@ -326,9 +330,9 @@ def test_release_rule_requires_a_major_bump_for_breaking_and_a_bump_for_any_chan
     schemas = _current(released)
     del schemas["app_error"]["properties"]["properties"]["properties"]["component"]
 
-    same_version = compatibility.release_problems(released, "1.0", schemas)
-    minor_bump = compatibility.release_problems(released, "1.1", schemas)
-    major_bump = compatibility.release_problems(released, "2.0", schemas)
+    same_version = compatibility.release_problems(released, CURRENT, schemas)
+    minor_bump = compatibility.release_problems(released, NEXT_MINOR, schemas)
+    major_bump = compatibility.release_problems(released, NEXT_MAJOR, schemas)
 
     assert any("major version bump" in p for p in same_version)
     assert any("major version bump" in p for p in minor_bump)
@@ -343,6 +347,81 @@ def test_release_rule_accepts_additive_changes_only_with_a_version_bump(released
     }
 
     assert any(
-        "CONTRACT_VERSION is still" in p for p in compatibility.release_problems(released, "1.0", schemas)
+        "CONTRACT_VERSION is still" in p for p in compatibility.release_problems(released, CURRENT, schemas)
     )
-    assert compatibility.release_problems(released, "1.1", schemas) == []
+    assert compatibility.release_problems(released, NEXT_MINOR, schemas) == []
+
+
+def _tighten_url(schemas: dict) -> None:
+    url = schemas["page_view"]["properties"]["properties"]["properties"]["url"]
+    url["pattern"] = "^https://"
+
+
+def test_a_listed_security_narrowing_ships_in_a_minor_version_and_an_unlisted_one_does_not(
+    released, monkeypatch
+):
+    schemas = _current(released)
+    _tighten_url(schemas)
+    assert any(
+        "major version bump" in p for p in compatibility.release_problems(released, NEXT_MINOR, schemas)
+    )
+
+    listed = {("page_view", "properties.url", "changed pattern"): "https only"}
+    monkeypatch.setitem(compatibility.SECURITY_NARROWINGS, NEXT_MINOR, listed)
+
+    assert compatibility.release_problems(released, NEXT_MINOR, schemas) == []
+    assert any(
+        "CONTRACT_VERSION is still" in p for p in compatibility.release_problems(released, CURRENT, schemas)
+    )
+
+
+def test_a_security_narrowing_cannot_cover_a_removed_field(released, monkeypatch):
+    schemas = _current(released)
+    del schemas["app_error"]["properties"]["properties"]["properties"]["component"]
+    listed = {("app_error", "properties.component", "removed field"): "no"}
+    monkeypatch.setitem(compatibility.SECURITY_NARROWINGS, NEXT_MINOR, listed)
+
+    problems = compatibility.release_problems(released, NEXT_MINOR, schemas)
+
+    assert any("may ship in a minor version" in p for p in problems)
+    assert any("major version bump" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://shop.example.com/c/coffee?page=2#top", True),
+        ("HTTP://shop.example.com", True),
+        ("https://例え.jp/パス", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("file:///etc/passwd", False),
+        ("https://", False),
+        ("https:///path-without-host", False),
+        ("https://shop.example.com/with space", False),
+        ("https://shop.example.com/\x00", False),
+        ("https://shop.example.com/\n", False),
+    ],
+)
+def test_page_urls_are_http_or_https_only(url, accepted):
+    event = valid_event("page_view", NOW)
+    event["properties"]["url"] = url
+
+    assert (event_contract.validate_event(event, received_at=NOW) is None) is accepted
+
+
+free_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(free_text, max_size=4))
+def test_the_control_character_rule_keeps_lengths_and_its_cheap_test_never_misses(texts):
+    import orjson
+
+    data = orjson.dumps(texts)
+    cleaned = event_contract.replace_control_characters(list(texts))
+
+    assert [len(t) for t in cleaned] == [len(t) for t in texts]
+    assert not any(event_contract.text.CONTROL_CHARACTERS.search(t) for t in cleaned)
+    if not event_contract.may_hold_control_characters(data):
+        assert cleaned == texts

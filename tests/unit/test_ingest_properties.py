@@ -1,5 +1,8 @@
 """Properties of the ingest Lambda: any input yields 2xx/4xx, and no valid event is ever lost.
 
+Deep, wide and odd JSON (200 to 1,100 levels, 20,000 keys, 1e400, NaN, lone surrogates) comes from
+strategies that write raw bytes, since ``json.dumps`` cannot produce it.
+
 Kinesis is moto's in-process mock (first property) or a botocore Stubber replaying generated
 failure scripts (second property).
 """
@@ -13,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import orjson
 import pytest
 from botocore.stub import Stubber
 from hypothesis import HealthCheck, given, settings
@@ -77,6 +81,117 @@ def broken_events(draw):
     else:
         event["x_" + draw(st.text(max_size=8))] = draw(json_values)
     return event
+
+
+# ---- deep, wide and odd JSON, as raw bytes (json.dumps itself cannot write 1,000 levels) ---------
+
+containers = st.sampled_from([(b"[", b"]"), (b'{"a":', b"}"), (b'{"\\u2028":', b"}"), (b'{"":[', b"]}")])
+odd_leaves = st.sampled_from(
+    [
+        b"1",
+        b"-0.0",
+        b"1E-400",  # underflows to 0.0: decodes
+        b"12345678901234567890123456789",  # past 64 bits: orjson reads a float
+        b"1e400",  # past double range: refused
+        b"-" + b"9" * 400,
+        b"NaN",
+        b"Infinity",
+        b'"\\u0000\\u2028\\u0085"',
+        b'"\\ud800"',  # a lone surrogate escape: refused
+        b'"\\udbff\\udfff"',  # a valid pair
+        b"null",
+    ]
+)
+
+
+@st.composite
+def deep_json(draw) -> bytes:
+    """Nesting from 200 to 1,100 levels, mixing arrays and objects: orjson refuses past 1,024."""
+    depth = draw(st.integers(200, 1100))
+    levels = draw(st.lists(containers, min_size=1, max_size=4))
+    opens = b"".join(levels[i % len(levels)][0] for i in range(depth))
+    closes = b"".join(levels[i % len(levels)][1] for i in reversed(range(depth)))
+    return opens + draw(odd_leaves) + closes
+
+
+@st.composite
+def wide_json(draw) -> bytes:
+    """Objects with up to 20,000 keys (odd ones among them) or arrays with up to 50,000 items."""
+    if draw(st.booleans()):
+        n = draw(st.integers(1000, 20_000))
+        odd_key = draw(st.sampled_from([b"", b"\\u0000", b"event_type", b"\\u2028\\u2029", b"x" * 300]))
+        pairs = [b'"k%d":%d' % (i, i) for i in range(n)] + [b'"' + odd_key + b'":' + draw(odd_leaves)]
+        return b"{" + b",".join(pairs) + b"}"
+    leaf = draw(odd_leaves)
+    n = draw(st.integers(1000, min(50_000, 900_000 // (len(leaf) + 1))))  # the body stays under 1 MiB
+    return b"[" + b",".join([leaf] * n) + b"]"
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def test_one_deep_wide_or_odd_event_costs_a_batch_nothing_but_itself(lake):
+    """A poisonous event in a batch: 207 with the valid events streamed and it quarantined with a
+    reason, or, when the body is no JSON orjson reads (too deep, NaN, 1e400, a lone surrogate), 400
+    ``invalid_json`` with nothing streamed. Never a 5xx."""
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+        shard = kinesis.list_shards(StreamName=STREAM)["Shards"][0]["ShardId"]
+        cursor = [
+            kinesis.get_shard_iterator(StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+                "ShardIterator"
+            ]
+        ]
+        handler.reset_service(IngestService(load_settings(), kinesis_client=kinesis, clock=lambda: RECEIVED))
+        counter = iter(range(10**9))
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(
+            good=st.lists(valid_events(), min_size=1, max_size=3),
+            poison=st.one_of(deep_json(), wide_json(), odd_leaves),
+            position=st.integers(0, 3),
+        )
+        def check(good, poison, position):
+            parts = [json.dumps(event).encode() for event in good]
+            at = min(position, len(parts))
+            parts.insert(at, poison)
+            raw = b'{"events":[' + b",".join(parts) + b"]}"
+            request = load_event("apigw_rest_v1_single")
+            request_id = f"poison-{next(counter)}"
+            request["requestContext"]["requestId"] = request_id
+            request["body"], request["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+
+            response = handler.lambda_handler(request, FakeLambdaContext())
+            body = json.loads(response["body"])
+            page = kinesis.get_records(ShardIterator=cursor[0], Limit=10000)
+            cursor[0] = page["NextShardIterator"]
+            streamed = [json.loads(r["Data"])["event"]["event_id"] for r in page["Records"]]
+            label_example(f"status {response['statusCode']}")
+
+            if not _decodes(raw):
+                assert response["statusCode"] == 400 and body["error"]["code"] == "invalid_json"
+                assert streamed == []
+                return
+            assert response["statusCode"] == 207, body
+            assert streamed == [event["event_id"] for event in good]
+            [rejected] = [r for r in body["results"] if r["status"] == "rejected"]
+            assert rejected["index"] == at and rejected["reason"]
+            [line] = [orjson.loads(x) for x in _lines(lake, request_id)]
+            assert line["index"] == at and line["reason"] == rejected["reason"] and line["event_sha256"]
+
+        check()
+
+
+def _lines(lake: Path, request_id: str) -> list[bytes]:
+    return [
+        line for path in lake.rglob(f"{request_id}.jsonl") for line in path.read_bytes().splitlines() if line
+    ]
 
 
 # an entry is (is_known_valid, value)

@@ -8,28 +8,35 @@ import json
 import sys
 import textwrap
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 import yaml
 from openapi_spec_validator import validate
 
 import edp.contract as event_contract
 from edp.config import get_config
+from edp.contract import openapi, registry
+from edp.contract.openapi import regenerate
+from edp.ingest import service as ingest_service
 from edp.ingest.http import parse_proxy_event
 from edp_local.gateway.app import Gateway, create_app
 from edp_local.gateway.keys import DEMO_API_KEY
 from edp_local.gateway.lambda_runtime import FunctionConfig, InProcessInvoker
 from edp_local.gateway.proxy_event import IncomingRequest, api_key_id, rest_proxy_event
-from edp_local.gateway.spec import default_spec_path, load_spec, parse_spec
+from edp_local.gateway.spec import ANY_METHOD, HTTP_METHODS, default_spec_path, load_spec, parse_spec
 from edp_local.gateway.throttle import KeyedThrottle, TokenBucket
 from edp_local.runtime.registry import platform_services
+from tests.events.apigw import valid_event
 
 pytestmark = pytest.mark.unit
 
 KEY = "unit-test-key"
+NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
 
 
 class ManualClock:
@@ -94,18 +101,95 @@ def test_the_spec_limits_are_the_event_contract_limits(document: dict[str, Any])
     assert limits["apiGatewayMaxBodyBytes"] == 10 * 1024 * 1024
 
 
-def test_the_spec_event_schema_matches_the_contract_envelope(document: dict[str, Any]) -> None:
-    event = document["components"]["schemas"]["Event"]
-    contract = event_contract.load_schema("page_view")
+def test_the_committed_spec_holds_the_schemas_generated_from_the_contract() -> None:
+    text = default_spec_path().read_text()
 
-    assert tuple(event["properties"]["event_type"]["enum"]) == event_contract.EVENT_TYPES
-    assert event["required"] == contract["required"]
-    assert set(event["properties"]) == set(contract["properties"])
-    assert (
-        event["properties"]["device"]["$ref"].rsplit("/", 1)[-1] == "Device"
-        and document["components"]["schemas"]["Device"]["properties"]["platform"]["enum"]
-        == contract["properties"]["device"]["properties"]["platform"]["enum"]
-    )
+    assert regenerate(text) == text, "the spec drifted from the event contract: run `make openapi`"
+
+
+def test_a_contract_change_changes_the_generated_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = default_spec_path().read_text()
+    bundled = registry._read("v1", "click.json")
+    edited = copy.deepcopy(bundled)
+    edited["properties"]["properties"]["properties"]["element_id"]["maxLength"] = 17
+    monkeypatch.setattr(openapi, "_read", lambda d, f: edited if f == "click.json" else registry._read(d, f))
+
+    regenerated = yaml.safe_load(regenerate(text))
+
+    click = regenerated["components"]["schemas"]["ClickEvent"]["properties"]["properties"]
+    assert click["properties"]["element_id"]["maxLength"] == 17
+
+
+@pytest.mark.parametrize("event_type", event_contract.EVENT_TYPES)
+def test_every_event_valid_by_the_contract_is_valid_by_the_spec_and_a_broken_one_is_not(
+    document: dict[str, Any], event_type: str
+) -> None:
+    validator = spec_validator(document, "IngestRequest")
+    event = valid_event(event_type, NOW)
+
+    assert event_contract.validate_event(event, received_at=NOW) is None
+    validator.validate(event)
+    validator.validate({"events": [event, event]})
+    for broken in _broken(event):
+        assert event_contract.validate_event(broken, received_at=NOW)
+        assert not validator.is_valid(broken), broken
+
+
+def _broken(event: dict[str, Any]) -> list[dict[str, Any]]:
+    cases = []
+    for path, value in [
+        (("event_id",), "not-a-uuid"),
+        (("occurred_at",), "2025-11-20 12:00:00"),
+        (("session_id",), "has space"),
+        (("user_id",), ""),
+        (("schema_version",), "2.0"),
+        (("device", "locale"), "x"),
+        (("app", "name"), "a" * 65),
+        (("surprise",), 1),
+    ]:
+        broken = copy.deepcopy(event)
+        node = broken
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        cases.append(broken)
+    if event["event_type"] == "page_view":
+        cases.append({**event, "properties": {**event["properties"], "url": "javascript:alert(1)"}})
+    return cases
+
+
+def spec_validator(document: dict[str, Any], name: str) -> jsonschema.Draft4Validator:
+    """The spec's component as JSON Schema: OpenAPI 3.0's nullable read the way openapi-core reads it."""
+    components = copy.deepcopy(document["components"]["schemas"])
+
+    def nullable_to_type(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.pop("nullable", False) and "type" in node:
+                node["type"] = [node["type"], "null"]
+            for value in node.values():
+                nullable_to_type(value)
+        elif isinstance(node, list):
+            for value in node:
+                nullable_to_type(value)
+        return node
+
+    root = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": nullable_to_type(components)}}
+    return jsonschema.Draft4Validator(root, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+
+
+def test_the_handler_serves_exactly_the_paths_and_methods_the_spec_declares(document: dict[str, Any]) -> None:
+    declared = {
+        path: tuple(m.upper() for m in item if m in HTTP_METHODS) for path, item in document["paths"].items()
+    }
+    allow = {
+        path: item[ANY_METHOD]["x-amazon-apigateway-integration"]["responses"]["default"][
+            "responseParameters"
+        ]["method.response.header.Allow"].strip("'")
+        for path, item in document["paths"].items()
+    }
+
+    assert declared == ingest_service.ROUTES
+    assert allow == {path: ", ".join(methods) for path, methods in ingest_service.ROUTES.items()}
 
 
 # ---- the gateway reads it -----------------------------------------------------------------------
@@ -126,7 +210,8 @@ def test_the_gateway_reads_routes_keys_media_types_and_limits_from_the_spec(docu
     assert spec.api_key_header == "x-api-key"
     assert spec.max_body_bytes == document["x-edp-limits"]["maxBodyBytes"]
     assert (spec.throttle_rate, spec.throttle_burst) == (throttle["rateLimit"], throttle["burstLimit"])
-    assert spec.route("GET", "/v1/events") is None
+    assert spec.route("GET", "/v1/events").mock_status == 405  # the path's ANY mock
+    assert spec.route("GET", "/v1/other") is None
 
 
 def test_editing_the_spec_changes_what_the_gateway_enforces(document: dict[str, Any]) -> None:
@@ -387,10 +472,40 @@ async def test_health_answers_from_the_mock_integration_without_a_key(gateway: G
 
 
 @pytest.mark.anyio
-async def test_an_unknown_route_is_a_404_in_the_contract_shape(gateway: GatewayUnderTest) -> None:
-    response = await gateway.http.get("/v1/events")
+async def test_an_unknown_path_is_a_404_in_the_contract_shape(gateway: GatewayUnderTest) -> None:
+    response = await gateway.http.post("/v1/event", content=b"{}")
 
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert response.headers["content-type"].startswith("application/json")
+
+
+UNDECLARED = [
+    (path, allow, method)
+    for path, allow in [("/v1/events", "POST"), ("/v1/health", "GET")]
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "FOO"]
+    if method != allow
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("path", "allow", "method"), UNDECLARED)
+async def test_an_undeclared_method_is_a_405_with_allow_in_the_contract_shape(
+    gateway: GatewayUnderTest, path: str, allow: str, method: str
+) -> None:
+    response = await gateway.http.request(method, path, content=b"{}", headers={"x-api-key": KEY})
+
+    assert response.status_code == 405 and response.headers["allow"] == allow
+    body = response.json()
+    assert body["error"] == {"code": "method_not_allowed", "message": f"{path} accepts {allow} only"}
+    assert body["request_id"] == response.headers["x-amzn-requestid"]
+    assert gateway.handler_calls == []
+
+
+@pytest.mark.anyio
+async def test_head_on_health_is_a_405_without_a_body(gateway: GatewayUnderTest) -> None:
+    response = await gateway.http.head("/v1/health")
+
+    assert response.status_code == 405 and response.headers["allow"] == "GET" and response.content == b""
 
 
 # ---- registration with the local runtime --------------------------------------------------------

@@ -8,6 +8,10 @@
   Expectations suites and warehouse DDL are derived from; PII is marked with ``"x-pii"``:
   ``hash`` (keep joinable as a salted hash), ``drop`` (never past bronze), ``mask`` (strip the
   sensitive part: URL query strings, free text).
+* :func:`replace_control_characters` — the free-text rule (:mod:`edp.contract.text`): control
+  characters and U+2028/U+2029 become U+FFFD; events are never rejected for them.
+* :mod:`edp.contract.openapi` — the schemas as OpenAPI 3.0 components, written into the ingest
+  API's spec by ``make openapi``.
 * :mod:`edp.contract.compatibility` — refuses backward-incompatible edits without a version bump.
 
 Importing this package costs only the standard library; fastjsonschema loads on first validation.
@@ -34,6 +38,7 @@ from edp.contract.registry import (
     meta_field_catalog,
     pii_fields,
 )
+from edp.contract.text import may_hold_control_characters, replace_control_characters
 from edp.contract.validation import (
     compiled_validator,
     normalize_event,
@@ -61,10 +66,12 @@ __all__ = [
     "event_schemas",
     "field_catalog",
     "load_schema",
+    "may_hold_control_characters",
     "meta_field_catalog",
     "normalize_event",
     "parse_timestamp",
     "pii_fields",
+    "replace_control_characters",
     "schema_errors",
     "time_window_error",
     "validate_event",

@@ -9,7 +9,11 @@ is compatible.
 Release rule enforced by :func:`release_problems` (and the unit test that calls it):
 
 * any change to the schemas needs a ``CONTRACT_VERSION`` bump and a refreshed snapshot;
-* a breaking change additionally needs a *major* bump, i.e. a new ``schemas/v<N+1>/`` directory.
+* a breaking change additionally needs a *major* bump, i.e. a new ``schemas/v<N+1>/`` directory;
+* the one exception is a *security narrowing* listed in :data:`SECURITY_NARROWINGS` for the version
+  being released: a tighter pattern, bound or enum on one field (never a removed, retyped or newly
+  required field), with the reason it cannot wait for a major version. Columns and types stay as they
+  are, so no table changes; events it newly rejects go to the quarantine with their reason.
 
 ``python -m edp.contract.compatibility check`` prints the problems; ``... release`` rewrites
 ``schemas/released.json`` after checking the rule.
@@ -26,6 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from edp.contract.registry import CONTRACT_VERSION, RELEASED_SNAPSHOT, event_schemas, major_dir
+
+# (event type, path, kind of change) -> why it ships in a minor version; see the module docstring
+SECURITY_NARROWINGS: dict[str, dict[tuple[str, str, str], str]] = {
+    "1.1": {
+        ("page_view", "properties.url", "changed pattern"): (
+            "page URLs are http(s) only: a javascript:, data: or file: URL is never the address of a "
+            "page view, and it is unsafe wherever the URL is rendered as a link"
+        ),
+    },
+}
+NARROWING_KINDS = frozenset({"changed pattern", "narrowed bound", "enum values removed", "enum added"})
 
 # keyword -> True when a *smaller* new value narrows what is accepted
 _UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties")
@@ -185,7 +200,18 @@ def release_problems(
         return [f"contract version {current_version} is older than the released {released_version}"]
     problems: list[str] = []
     same_major = major_dir(current_version) == major_dir(released_version)
-    breaking = [c for c in changes if c.breaking]
+    allowed = SECURITY_NARROWINGS.get(current_version, {}) if current_version != released_version else {}
+    problems.extend(
+        f"SECURITY_NARROWINGS[{current_version!r}] lists a {kind!r} on {event_type}:{path}; only "
+        f"{sorted(NARROWING_KINDS)} may ship in a minor version"
+        for event_type, path, kind in allowed
+        if kind not in NARROWING_KINDS
+    )
+    breaking = [
+        c
+        for c in changes
+        if c.breaking and not (c.kind in NARROWING_KINDS and (c.event_type, c.path, c.kind) in allowed)
+    ]
     if breaking and same_major:
         problems.append(
             f"breaking changes need a major version bump "

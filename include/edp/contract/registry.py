@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 """Version of the contract this code implements: minor = additive, major = breaking (new ``vN`` dir)."""
 
 EVENT_TYPES: tuple[str, ...] = (

@@ -1,7 +1,7 @@
-"""AWS Lambda entry point for ``POST /v1/events`` (API Gateway REST v1 and HTTP API v2 proxy events).
+"""AWS Lambda entry point of the ingest API (API Gateway REST v1 and HTTP API v2 proxy events).
 
 The contract (statuses, response body, Kinesis envelope, quarantine) is documented in
-:mod:`ingest_api`. Module import stays cheap (Powertools, orjson, the stdlib): boto3, the schema
+:mod:`edp.ingest`. Module import stays cheap (Powertools, orjson, the stdlib): boto3, the schema
 validators and the User-Agent parser are created on first use and kept for the container's life.
 """
 

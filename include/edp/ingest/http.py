@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
 from edp.contract import MAX_BODY_BYTES
 
@@ -34,14 +35,12 @@ class HttpRequest:
         return self.headers.get(name)
 
 
-def _headers(raw: Any) -> dict[str, str]:
-    if not isinstance(raw, Mapping):
-        return {}
-    return {str(k).lower(): v if isinstance(v, str) else str(v) for k, v in raw.items() if v is not None}
-
-
 def _body(raw: Any, is_base64: bool) -> tuple[bytes | None, str | None]:
-    """Decode the proxy body to bytes, or name why it cannot be: ``too_large`` or ``undecodable``."""
+    """Decode the proxy body to bytes, or name why it cannot be: ``too_large`` or ``undecodable``.
+
+    Hand-written rather than Powertools' ``decoded_body``: the size is bounded before decoding, and
+    the result stays bytes, so invalid UTF-8 reaches the JSON decoder (and its 400) unchanged.
+    """
     if raw is None or raw == "":
         return None, None
     if not isinstance(raw, str):
@@ -61,46 +60,71 @@ def _body(raw: Any, is_base64: bool) -> tuple[bytes | None, str | None]:
     return (encoded, None) if len(encoded) <= MAX_BODY_BYTES else (None, "too_large")
 
 
-def _authorizer_app(context: Mapping[str, Any]) -> str | None:
-    """``source_app`` set by an API Gateway Lambda authorizer (REST: flat, HTTP API: under ``lambda``)."""
-    authorizer = context.get("authorizer")
-    if not isinstance(authorizer, Mapping):
-        return None
-    lambda_ctx = authorizer.get("lambda")
-    app = (lambda_ctx if isinstance(lambda_ctx, Mapping) else authorizer).get("source_app")
-    return app if isinstance(app, str) and app else None
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
-def parse_proxy_event(event: Mapping[str, Any]) -> HttpRequest:
-    """Normalise a REST (v1) or HTTP API (v2) proxy integration event."""
-    context = event.get("requestContext") or {}
-    if not isinstance(context, Mapping):
-        context = {}
-    body, body_error = _body(event.get("body"), bool(event.get("isBase64Encoded")))
+def _v2_path(proxy: APIGatewayProxyEventV2) -> str:
+    """``rawPath`` without a named stage's prefix; Powertools' ``path`` strips it even when absent."""
+    path = str(proxy.raw_path or proxy.request_context.http.path or "")
+    stage = proxy.request_context.stage
+    if stage and stage != "$default" and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1 :]
+    return path
+
+
+def _parse(event: Mapping[str, Any]) -> HttpRequest:
+    version_2 = event.get("version") == "2.0"
+    proxy = APIGatewayProxyEventV2(event) if version_2 else APIGatewayProxyEvent(event)
+    body, body_error = _body(proxy.body, bool(proxy.is_base64_encoded))
+    context = proxy.get("requestContext") or {}
+    headers = {
+        str(k).lower(): v if isinstance(v, str) else str(v) for k, v in proxy.headers.items() if v is not None
+    }
     common = {
-        "headers": _headers(event.get("headers")),
+        "headers": headers,
         "body": body,
         "body_error": body_error,
         "request_id": str(context.get("requestId") or event.get("requestId") or "unknown-request"),
-        "authorizer_app": _authorizer_app(context),
     }
-    if event.get("version") == "2.0":
-        http = context.get("http") or {}
-        path = str(event.get("rawPath") or http.get("path") or "")
-        stage = context.get("stage")
-        if stage and stage != "$default" and path.startswith(f"/{stage}/"):
-            path = path[len(stage) + 1 :]
+    if isinstance(proxy, APIGatewayProxyEventV2):
+        authorizer = proxy.request_context.authorizer.get_lambda  # HTTP API: a Lambda authorizer's context
         return HttpRequest(
-            method=str(http.get("method") or "").upper(), path=path, source_ip=http.get("sourceIp"), **common
+            method=str(proxy.request_context.http.method or "").upper(),
+            path=_v2_path(proxy),
+            source_ip=_text(proxy.request_context.http.source_ip),
+            authorizer_app=_text(authorizer.get("source_app")),
+            **common,
         )
-    identity = context.get("identity") or {}
+    identity = proxy.request_context.identity
     return HttpRequest(
-        method=str(event.get("httpMethod") or "").upper(),
-        path=str(event.get("path") or ""),
-        source_ip=identity.get("sourceIp"),
-        api_key_id=identity.get("apiKeyId") or None,
+        method=str(proxy.get("httpMethod") or "").upper(),
+        path=str(proxy.get("path") or ""),
+        source_ip=_text(identity.source_ip),
+        api_key_id=_text(identity.api_key_id),
+        authorizer_app=_text(proxy.request_context.authorizer.get_context().get("source_app")),
         **common,
     )
+
+
+def parse_proxy_event(event: Mapping[str, Any]) -> HttpRequest:
+    """Normalise a REST (v1) or HTTP API (v2) proxy integration event with Powertools' event classes.
+
+    An invocation that is not a proxy event (a console test, a misrouted trigger) becomes a request
+    without method or path, which the service answers with 404 rather than a crash.
+    """
+    try:
+        return _parse(event)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return HttpRequest(
+            method="",
+            path="",
+            headers={},
+            body=None,
+            body_error=None,
+            source_ip=None,
+            request_id="unknown-request",
+        )
 
 
 @dataclasses.dataclass(slots=True)

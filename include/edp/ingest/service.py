@@ -7,25 +7,38 @@ stays a thin adapter and the same code runs behind API Gateway and the local gat
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import random
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from edp.contract import CONTRACT_VERSION, MAX_BODY_BYTES, MAX_EVENT_BYTES, normalize_event, validate_event
+from edp.contract import (
+    CONTRACT_VERSION,
+    MAX_BODY_BYTES,
+    MAX_EVENT_BYTES,
+    may_hold_control_characters,
+    normalize_event,
+    replace_control_characters,
+    validate_event,
+)
 from edp.ingest.body import RequestError, check_content_type, decode_events
 from edp.ingest.enrich import format_received_at, hash_ip, parse_user_agent
 from edp.ingest.http import HttpRequest, HttpResponse
 from edp.ingest.kinesis import KinesisWriter, StreamRecord, WriteResult
 from edp.ingest.quarantine import QuarantineSink, quarantine_key, quarantine_sink_for
+from edp.ingest.quarantine_record import quarantine_line
 from edp.ingest.settings import IngestSettings
 
 ROUTE = "/v1/events"
+HEALTH_ROUTE = "/v1/health"
+# every path of the API and its methods; the OpenAPI spec declares exactly these (a unit test checks)
+ROUTES: dict[str, tuple[str, ...]] = {ROUTE: ("POST",), HEALTH_ROUTE: ("GET",)}
+HEALTH_BODY = {"status": "ok", "service": "edp-ingest"}
 API_VERSION = "v1"
 RETRY_AFTER_S = "1"
 _MAX_ECHOED_ID = 64
@@ -46,17 +59,15 @@ class Batch:
     def reject(self, index: int, stage: str, reason: str) -> None:
         result = self.results[index]
         result.update(status="rejected", reason=reason, quarantined=True)
-        line = {
+        fields = {
             "request_id": self.request_id,
             "received_at": self.received_at,
             "source_app": self.source_app,
             "index": index,
             "stage": stage,
             "reason": reason,
-            "event": self.raw_events[index],
         }
-        # ASCII-escaped so U+2028 and friends cannot split a JSON Lines record for line-based readers
-        self.quarantine.append(json.dumps(line, ensure_ascii=True, separators=(",", ":")).encode())
+        self.quarantine.append(quarantine_line(fields, self.raw_events[index]))
 
     def counts(self) -> dict[str, int]:
         counts = {"accepted": 0, "rejected": 0, "duplicate": 0}
@@ -135,6 +146,8 @@ class IngestService:
         source_app: str | None = None
         try:
             _check_route(request)
+            if request.path.rstrip("/") == HEALTH_ROUTE:
+                return Outcome(HttpResponse(200, HEALTH_BODY, {"x-request-id": request.request_id}), None, {})
             source_app = self._authenticate(request)
             raw_events = _decode(request)
         except RequestError as error:
@@ -183,26 +196,56 @@ class IngestService:
         first_seen: dict[str, int] = {}
         meta_suffix = b',"meta":' + meta + b"}"
         for index, event in enumerate(batch.raw_events):
-            errors = validate_event(event, received_at=received)
-            if errors:
-                batch.results.append({"index": index, "event_id": _echo_id(event), "status": "rejected"})
-                batch.reject(index, "validation", "; ".join(errors))
-                continue
-            event_id = event["event_id"]
-            result: dict[str, Any] = {"index": index, "event_id": event_id, "status": "accepted"}
-            batch.results.append(result)
-            event_key = event_id.lower()
-            if (first := first_seen.get(event_key)) is not None:
-                result.update(status="duplicate", reason=f"same event_id as index {first}; accepted once")
-                continue
-            data = orjson.dumps(normalize_event(event))
-            if len(data) > MAX_EVENT_BYTES:
-                batch.reject(index, "validation", f"event: {len(data)} bytes; at most {MAX_EVENT_BYTES}")
-                continue
-            first_seen[event_key] = index
-            record = b"".join((b'{"event":', data, meta_suffix))
-            key = _partition_key(event)  # printable ASCII by the contract: len() is its byte size
-            batch.records.append(StreamRecord(index, record, key, len(record) + len(key)))
+            try:
+                self._classify_one(batch, index, event, received, first_seen, meta_suffix)
+            except Exception as exc:  # one poisonous event must not cost the batch its valid events
+                # where it failed, not the message: an exception's text can quote the event (PII)
+                frame = traceback.extract_tb(exc.__traceback__)[-1]
+                self._log.error(
+                    "event could not be processed",
+                    extra={
+                        "index": index,
+                        "error": type(exc).__name__,
+                        "at": f"{frame.filename}:{frame.lineno}",
+                    },
+                )
+                if len(batch.results) == index:
+                    batch.results.append({"index": index, "event_id": _echo_id(event), "status": "rejected"})
+                if batch.records and batch.records[-1].index == index:
+                    batch.records.pop()
+                batch.reject(index, "validation", f"event: could not be processed ({type(exc).__name__})")
+
+    @staticmethod
+    def _classify_one(
+        batch: Batch,
+        index: int,
+        event: Any,
+        received: datetime,
+        first_seen: dict[str, int],
+        meta_suffix: bytes,
+    ) -> None:
+        errors = validate_event(event, received_at=received)
+        if errors:
+            batch.results.append({"index": index, "event_id": _echo_id(event), "status": "rejected"})
+            batch.reject(index, "validation", "; ".join(errors))
+            return
+        event_id = event["event_id"]
+        result: dict[str, Any] = {"index": index, "event_id": event_id, "status": "accepted"}
+        batch.results.append(result)
+        event_key = event_id.lower()
+        if (first := first_seen.get(event_key)) is not None:
+            result.update(status="duplicate", reason=f"same event_id as index {first}; accepted once")
+            return
+        data = orjson.dumps(normalize_event(event))
+        if may_hold_control_characters(data):  # rare: free text with NUL, U+2028, ...
+            data = orjson.dumps(replace_control_characters(event))
+        if len(data) > MAX_EVENT_BYTES:
+            batch.reject(index, "validation", f"event: {len(data)} bytes; at most {MAX_EVENT_BYTES}")
+            return
+        first_seen[event_key] = index
+        record = b"".join((b'{"event":', data, meta_suffix))
+        key = _partition_key(event)  # printable ASCII by the contract: len() is its byte size
+        batch.records.append(StreamRecord(index, record, key, len(record) + len(key)))
 
     def _write(self, batch: Batch, time_left: Callable[[], float] | None) -> WriteResult:
         if not batch.records:
@@ -230,10 +273,15 @@ class IngestService:
 
 
 def _check_route(request: HttpRequest) -> None:
-    if request.path.rstrip("/") != ROUTE:
+    path = request.path.rstrip("/")
+    methods = ROUTES.get(path)
+    if methods is None:
         raise RequestError(404, "not_found", f"no route {request.path[:100]!r}; events go to POST {ROUTE}")
-    if request.method != "POST":
-        raise RequestError(405, "method_not_allowed", f"use POST {ROUTE}", headers={"Allow": "POST"})
+    if request.method not in methods:
+        allow = ", ".join(methods)
+        raise RequestError(
+            405, "method_not_allowed", f"{path} accepts {allow} only", headers={"Allow": allow}
+        )
 
 
 def _decode(request: HttpRequest) -> list[Any]:

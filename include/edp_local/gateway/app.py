@@ -32,7 +32,6 @@ from edp_local.gateway.spec import GatewaySpec, Route
 from edp_local.gateway.throttle import KeyedThrottle
 
 log = logging.getLogger("edp_local.gateway")
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 class _TooLarge(Exception):
@@ -77,11 +76,12 @@ class Gateway:
         if route is None:
             return self.gateway_error("MISSING_AUTHENTICATION_TOKEN", request_id, request, "Not Found")
         if route.integration_type == "mock":
+            body, headers = route.mock_response(request_id)
             return Response(
-                route.mock_body,
+                body,
                 status_code=route.mock_status,
                 media_type="application/json",
-                headers={"x-amzn-RequestId": request_id},
+                headers={**headers, "x-amzn-RequestId": request_id},
             )
         api_key = request.headers.get(self.spec.api_key_header)
         rejection = self._admission(route, request, request_id, api_key)
@@ -187,9 +187,22 @@ class Gateway:
         return response
 
 
+class _Endpoint:
+    """Every method of every path goes to the gateway, which answers 404/405 from the spec.
+
+    An ASGI class rather than a function endpoint: Starlette limits function routes to listed
+    methods and answers the rest (TRACE, CONNECT, ...) itself, in plain text.
+    """
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        response = await self.gateway(Request(scope, receive))
+        await response(scope, receive, send)
+
+
 def create_app(gateway: Gateway) -> Starlette:
-    async def endpoint(request: Request) -> Response:
-        return await gateway(request)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -201,6 +214,6 @@ def create_app(gateway: Gateway) -> Starlette:
             if gateway.invoker is not None:
                 gateway.invoker.close()
 
-    app = Starlette(routes=[StarletteRoute("/{path:path}", endpoint, methods=ALL_METHODS)], lifespan=lifespan)
+    app = Starlette(routes=[StarletteRoute("/{path:path}", _Endpoint(gateway))], lifespan=lifespan)
     app.state.gateway = gateway
     return app

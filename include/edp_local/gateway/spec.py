@@ -15,6 +15,7 @@ from edp.config import get_config
 
 SPEC_RELATIVE_PATH = Path("include") / "lambda" / "ingest" / "openapi.yaml"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+ANY_METHOD = "x-amazon-apigateway-any-method"  # API Gateway's catch-all for methods a path does not declare
 _STATIC_VALUE = re.compile(r"^'(.*)'$", re.DOTALL)
 
 
@@ -36,7 +37,11 @@ class Route:
     media_types: tuple[str, ...]  # accepted request Content-Types; empty = no body expected
     timeout_s: float
     mock_status: int = 200
-    mock_body: str = ""
+    mock_body: str = ""  # $context.requestId is substituted
+    mock_headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def mock_response(self, request_id: str) -> tuple[str, dict[str, str]]:
+        return self.mock_body.replace("$context.requestId", request_id), dict(self.mock_headers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +95,8 @@ class GatewaySpec:
     responses: Mapping[str, GatewayResponse]
 
     def route(self, method: str, path: str) -> Route | None:
-        return self.routes.get((method.upper(), path))
+        """The operation for ``method`` on ``path``, else the path's catch-all (``ANY``), else ``None``."""
+        return self.routes.get((method.upper(), path)) or self.routes.get(("ANY", path))
 
     def response(self, response_type: str) -> GatewayResponse:
         if response_type in self.responses:
@@ -115,8 +121,8 @@ def parse_spec(document: Mapping[str, Any]) -> GatewaySpec:
     routes = {}
     for path, item in _require(document, "paths").items():
         for method, operation in item.items():
-            if method in HTTP_METHODS:
-                route = _route(document, path, method, operation)
+            if method in HTTP_METHODS or method == ANY_METHOD:
+                route = _route(document, path, "any" if method == ANY_METHOD else method, operation)
                 routes[(route.method, route.path)] = route
     return GatewaySpec(
         title=document.get("info", {}).get("title", ""),
@@ -159,11 +165,15 @@ def _route(document: Mapping[str, Any], path: str, method: str, operation: Mappi
     kind = str(integration.get("type", "")).lower()
     if kind not in ("aws_proxy", "mock"):
         raise SpecError(f"{method.upper()} {path}: integration type {kind!r} is not supported locally")
-    mock_status, mock_body = 200, ""
+    mock_status, mock_body, mock_headers = 200, "", {}
     if kind == "mock":
         default = integration.get("responses", {}).get("default", {})
         mock_status = int(default.get("statusCode", 200))
         mock_body = default.get("responseTemplates", {}).get("application/json", "")
+        for name, expression in default.get("responseParameters", {}).items():
+            static = _STATIC_VALUE.match(expression)
+            if name.startswith("method.response.header.") and static:
+                mock_headers[name.removeprefix("method.response.header.")] = static.group(1)
     body = operation.get("requestBody", {})
     return Route(
         method=method.upper(),
@@ -175,6 +185,7 @@ def _route(document: Mapping[str, Any], path: str, method: str, operation: Mappi
         timeout_s=int(integration.get("timeoutInMillis", 29000)) / 1000,
         mock_status=mock_status,
         mock_body=mock_body,
+        mock_headers=mock_headers,
     )
 
 

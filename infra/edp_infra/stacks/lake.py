@@ -8,8 +8,8 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from edp.serving.names import EXPORT_PREFIX
 from edp.serving.lake_query import ATHENA_RESULTS_PREFIX
+from edp.serving.names import EXPORT_PREFIX
 from edp_infra.nag import suppress
 from edp_infra.settings import InfraSettings
 from edp_infra.stacks.common import platform_key, secure_bucket
