@@ -7,7 +7,9 @@ templates to ``build/cdk.out`` (or ``--output``). Context (``-c key=value`` via 
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import cx_api
@@ -85,13 +87,28 @@ def new_app(outdir: str | None = None, context: dict[str, object] | None = None)
 
 
 def synth_errors(assembly: cx_api.CloudAssembly) -> list[str]:
-    """Error annotations of every stack (unsuppressed cdk-nag findings are errors)."""
-    return [
-        f"{stack.stack_name} {message.id}: {message.entry.data}"
-        for stack in assembly.stacks
-        for message in stack.messages
-        if message.level == cx_api.SynthesisMessageLevel.ERROR
-    ]
+    """Error annotations of every stack (unsuppressed cdk-nag findings are errors).
+
+    Read from the assembly's ``manifest.json`` rather than ``stack.messages``: deserialising those
+    through jsii's lazy module loading failed in a full test session ("Unknown interface
+    MetadataEntry"), and the manifest is the documented cloud-assembly format the CDK CLI reads too.
+    """
+    directory = Path(assembly.directory)
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    errors = []
+    for name, artifact in manifest.get("artifacts", {}).items():
+        if artifact.get("type") != "aws:cloudformation:stack":
+            continue
+        metadata = dict(artifact.get("metadata") or {})
+        if extra := artifact.get("additionalMetadataFile"):  # newer CDKs keep it beside the template
+            metadata.update(json.loads((directory / extra).read_text(encoding="utf-8")))
+        errors += [
+            f"{name} {path}: {entry.get('data')}"
+            for path, entries in metadata.items()
+            for entry in entries
+            if entry.get("type") == "aws:cdk:error"
+        ]
+    return errors
 
 
 def main() -> int:
