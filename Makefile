@@ -20,6 +20,11 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_EVENTS ?= 100000
 
+# make test: two xdist workers (each test file one group, the e2e files one group sharing a platform;
+# see tests/conftest.py) and the 25 slowest tests printed every run. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST_DIST  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+
 # Infrastructure as code (infra/, databricks.yml): the CDK app imports edp (include/) and tools/.
 CDK_OUT             := build/cdk.out
 BUNDLE_OUT          := build/databricks
@@ -30,7 +35,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20
 CDK_CLI             := npx --yes aws-cdk@^2
 
-.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx openapi query test test-unit test-integration test-infra lint format bench lambdas wheel synth deploy requirements clean
+.PHONY: help setup run demo stop status send restart alerts-redrive alarms airflow browsers gx openapi query test test-fast test-unit test-integration test-infra lint format bench lambdas wheel synth deploy requirements clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -96,8 +101,11 @@ openapi: $(SYNC_STAMP)  ## regenerate the ingest API's request schemas (include/
 query: $(SYNC_STAMP)  ## ad hoc SQL over the local lake (Athena stand-in), e.g. make query SQL="SELECT count(*) FROM edp_lake.silver_events"
 	$(PY) -m edp.serving.lake_catalog "$(SQL)"
 
-test: setup browsers lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e)
-	$(PY) -m pytest
+test: setup browsers lint  ## lint, then the whole test suite (unit, DAG integrity, integration, e2e), slowest 25 printed
+	$(PY) -m pytest $(PYTEST_DIST) --durations=25
+
+test-fast: setup lint  ## the edit-test loop: lint, unit tests, DAG integrity and contracts (no services, no Spark)
+	$(PY) -m pytest -m "unit or contract" -q
 
 test-unit: setup  ## fast tests only: no services, no Spark
 	$(PY) -m pytest -m "unit"

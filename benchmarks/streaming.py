@@ -251,7 +251,7 @@ class Platform:
             "spark.eventLog.dir": (run / "eventlog").as_uri(),
             "spark.eventLog.compress": "false",
         }
-        argv = spark_submit_argv(SCRIPT, args, conf=conf)
+        argv = spark_submit_argv(SCRIPT, args, conf=conf, long_running=True)  # as the platform runs it
         env = spark_submit_env({k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
         env.update(
             PLATFORM_ENV="local",

@@ -61,6 +61,23 @@ def test_argv_runs_the_script_with_local_master_cached_jars_and_no_maven_package
     assert "spark.jars.packages" not in conf and "--packages" not in argv
 
 
+def test_short_jobs_use_the_client_jit_and_the_streaming_job_keeps_the_tiered_one(
+    project_root: Path, script: Path
+) -> None:
+    from edp.spark_runtime.session import SHORT_JOB_JIT
+    from edp_local.runtime.streaming_service import SCRIPT, launch_argv
+
+    (project_root / SCRIPT).parent.mkdir(parents=True)
+    (project_root / SCRIPT).write_text("print('stream')\n")
+    short = _conf(spark_submit_argv(script, []))["spark.driver.defaultJavaOptions"].split()
+    long_running = _conf(spark_submit_argv(script, [], long_running=True))["spark.driver.defaultJavaOptions"]
+    streaming = _conf(launch_argv([], project_root))["spark.driver.defaultJavaOptions"]
+
+    assert SHORT_JOB_JIT in short and "-XX:+UseSerialGC" in short
+    assert SHORT_JOB_JIT not in long_running.split() and "-XX:+UseSerialGC" in long_running.split()
+    assert SHORT_JOB_JIT not in streaming.split()
+
+
 def test_py_files_is_the_job_wheel_built_under_the_state_dir_without_bytecode(
     project_root: Path, script: Path
 ) -> None:

@@ -29,6 +29,7 @@ DRIVER_MEMORY_ENV_VAR = "SPARK_DRIVER_MEMORY"  # the same variable spark-submit 
 DEFAULT_CORES = 2
 DEFAULT_DRIVER_MEMORY = "1536m"  # batch jobs; the streaming job uses 1g (edp_local.runtime.streaming_service)
 LOOPBACK = "127.0.0.1"
+SHORT_JOB_JIT = "-XX:TieredStopAtLevel=1"  # the client compiler only: fast start, lower peak speed
 
 # WARN and above to stderr; Spark's default profile logs every stage at INFO.
 LOG4J2_PROPERTIES = """\
@@ -87,19 +88,27 @@ def local_spark_env() -> dict[str, str]:
     }
 
 
-def local_spark_conf(app_name: str, extra_conf: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Configuration of a local Delta-enabled session; ``extra_conf`` wins over the defaults."""
+def local_spark_conf(
+    app_name: str, extra_conf: Mapping[str, str] | None = None, *, long_running: bool = False
+) -> dict[str, str]:
+    """Configuration of a local Delta-enabled session; ``extra_conf`` wins over the defaults.
+
+    :param long_running: a JVM that runs for hours (the streaming job) keeps the JIT's optimising
+        compiler; every other local JVM (batch tasks, tests) lives for seconds to minutes.
+    """
     state = spark_state_dir()
-    java_options = " ".join(
-        [
-            f"-Dderby.system.home={state / 'derby'}",
-            f"-Dlog4j2.configurationFile={_log4j_config(state).as_uri()}",
-            "-Duser.timezone=UTC",
-            # A laptop runs the streaming job and a batch job side by side, each with a heap of 1-1.5 GiB:
-            # the serial collector keeps the committed heap and its own bookkeeping far smaller than G1.
-            "-XX:+UseSerialGC",
-        ]
-    )
+    java_options = [
+        f"-Dderby.system.home={state / 'derby'}",
+        f"-Dlog4j2.configurationFile={_log4j_config(state).as_uri()}",
+        "-Duser.timezone=UTC",
+        # A laptop runs the streaming job and a batch job side by side, each with a heap of 1-1.5 GiB:
+        # the serial collector keeps the committed heap and its own bookkeeping far smaller than G1.
+        "-XX:+UseSerialGC",
+    ]
+    if not long_running:
+        # C2 compiles Spark's planner for a peak speed a short job never reaches: a small Delta job
+        # cost 51 CPU s with it and 31-35 without, on 2 cores (benchmarks/spark_jvm_start.py).
+        java_options.append(SHORT_JOB_JIT)
     conf = {
         "spark.master": local_master(),
         "spark.app.name": app_name,
@@ -109,7 +118,7 @@ def local_spark_conf(app_name: str, extra_conf: Mapping[str, str] | None = None)
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.driver.memory": os.environ.get(DRIVER_MEMORY_ENV_VAR, DEFAULT_DRIVER_MEMORY),
         # defaultJavaOptions, so callers can still pass spark.driver.extraJavaOptions of their own.
-        "spark.driver.defaultJavaOptions": java_options,
+        "spark.driver.defaultJavaOptions": " ".join(java_options),
         "spark.driver.host": LOOPBACK,
         "spark.driver.bindAddress": LOOPBACK,
         "spark.ui.enabled": "false",

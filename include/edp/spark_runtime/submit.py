@@ -48,16 +48,18 @@ def spark_submit_argv(
     *,
     conf: Mapping[str, str] | None = None,
     app_name: str | None = None,
+    long_running: bool = False,
 ) -> list[str]:
     """argv running ``script args...`` under local ``spark-submit`` with Delta and the job wheel.
 
     ``conf`` overrides the defaults of :func:`~edp.spark_runtime.session.local_spark_conf`; the app name
-    defaults to the script's file name. Run it with :func:`spark_submit_env`.
+    defaults to the script's file name; ``long_running`` as in ``local_spark_conf``. Run it with
+    :func:`spark_submit_env`.
     """
     script = Path(script).resolve()
     if not script.is_file():
         raise FileNotFoundError(f"PySpark entry point {script} does not exist")
-    settings = local_spark_conf(app_name or script.stem, conf)
+    settings = local_spark_conf(app_name or script.stem, conf, long_running=long_running)
     wheel = str(build_job_wheel())
     # Spark puts --py-files on the driver's path but sends only .zip/.egg/.py to Python workers
     # (SPARK-6764, wheels never landed); local workers share this filesystem, so name the wheel for them.

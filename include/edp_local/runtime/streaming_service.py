@@ -107,7 +107,7 @@ def launch_argv(arguments: Sequence[str], project_root: Path) -> list[str]:
 
     script = project_root / SCRIPT
     conf = {"spark.driver.memory": STREAMING_DRIVER_MEMORY}
-    return spark_submit_argv(script, list(arguments), conf=conf)
+    return spark_submit_argv(script, list(arguments), conf=conf, long_running=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
