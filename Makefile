@@ -20,10 +20,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_EVENTS ?= 100000
 
-# make test: two xdist workers (each test file one group, the e2e files one group sharing a platform;
+# make test: two xdist workers (each test file on one worker, the e2e files together: they share a platform;
 # see tests/conftest.py) and the 25 slowest tests printed every run. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
-PYTEST_DIST  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+PYTEST_DIST  := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --no-loadscope-reorder)
 
 # Infrastructure as code (infra/, databricks.yml): the CDK app imports edp (include/) and tools/.
 CDK_OUT             := build/cdk.out
