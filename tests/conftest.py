@@ -10,9 +10,16 @@ start services or Spark), and the many short unit files fill the gaps at the end
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+# An xdist worker's __main__ (execnet's) has neither __spec__ nor __file__, which pyspark.sql.connect
+# takes for a doctest run and answers with sys.exit(0) on import; Great Expectations imports it.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
 
 TESTS = Path(__file__).resolve().parent
 SHARED_PLATFORM_DIR = "tests/e2e/"
