@@ -17,9 +17,10 @@ import pytest
 
 # An xdist worker's __main__ (execnet's) has neither __spec__ nor __file__, which pyspark.sql.connect
 # takes for a doctest run and answers with sys.exit(0) on import; Great Expectations imports it.
+# None, not a made-up path: multiprocessing's spawn re-runs a main module's __file__ in each child.
 _main = sys.modules["__main__"]
 if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
-    _main.__file__ = "<pytest-xdist worker>"
+    _main.__file__ = None
 
 TESTS = Path(__file__).resolve().parent
 SHARED_PLATFORM_DIR = "tests/e2e/"
