@@ -28,6 +28,7 @@ from edp.lake.gold import (
 )
 from edp.lake.intervals import parse_interval
 from edp.serving.arrow_schemas import gold_arrow_schema
+from edp.serving.dialect_rules import redshift_violations
 from edp.serving.export import export_gold
 from edp.serving.lake_catalog import CatalogError, LakeQueryEngine, LocalLakeCatalog
 from edp.serving.local_warehouse import LocalWarehouse
@@ -194,6 +195,16 @@ def test_a_partition_emptied_in_gold_is_emptied_in_the_warehouse(config, loaded)
     load(config, build_plan(config, INTERVAL, "manual__2"))
     assert rows(config, f"SELECT COUNT(*) FROM {config.redshift.schema}.fact_revenue_daily") == [(0,)]
     assert rows(config, f"SELECT COUNT(*) FROM {config.redshift.schema}.fact_sessions") == [(1,)]
+
+
+def test_every_redshift_file_as_rendered_keeps_to_redshifts_grammar_and_limits(config, loaded) -> None:
+    files = sorted(p.relative_to(sql_dir(config)).as_posix() for p in sql_dir(config).glob("redshift/*.sql"))
+    assert set(LOAD_FILES) <= set(files)
+    for path in files:
+        sql = render_sql_file(
+            path, config, params=redshift_params(config), xcom={PLAN_TASK_ID: loaded.to_dict()}
+        )
+        assert redshift_violations(sql) == [], path
 
 
 def test_a_failing_merge_changes_nothing(config, loaded) -> None:

@@ -7,6 +7,7 @@
 -- by the Data API's contract); the local runner wraps them in BEGIN ... COMMIT. The partitions to
 -- replace come from staging load_dates, so a partition that became empty in gold empties here too,
 -- and rerunning the same load (or interval) leaves exactly the same rows: delete-insert by interval keys.
+-- Redshift's MERGE allows an alias on the source only, so the target is named in full.
 {%- set facts = [
     ("gold.daily_active_users", "daily_active_users", "fact_daily_active_users",
      "event_date, platform, dau, wau"),
@@ -32,17 +33,17 @@ SELECT {{ columns }}, '{{ load.load_id }}'
 FROM {{ params.staging_schema }}.{{ staged }};
 {%- endfor %}
 
-MERGE INTO {{ params.schema }}.dim_product AS tgt
+MERGE INTO {{ params.schema }}.dim_product
 USING {{ params.staging_schema }}.dim_product AS src
-ON tgt.product_id = src.product_id
+ON dim_product.product_id = src.product_id
 WHEN MATCHED THEN UPDATE SET
     product_category = src.product_category, product_brand = src.product_brand, updated_at = GETDATE()
 WHEN NOT MATCHED THEN INSERT (product_id, product_category, product_brand, updated_at)
     VALUES (src.product_id, src.product_category, src.product_brand, GETDATE());
 
-MERGE INTO {{ params.schema }}.dim_country AS tgt
+MERGE INTO {{ params.schema }}.dim_country
 USING {{ params.staging_schema }}.dim_country AS src
-ON tgt.country_code = src.country_code
+ON dim_country.country_code = src.country_code
 WHEN MATCHED THEN UPDATE SET
     country_name = src.country_name, region = src.region, updated_at = GETDATE()
 WHEN NOT MATCHED THEN INSERT (country_code, country_name, region, updated_at)

@@ -1,0 +1,34 @@
+"""Redshift's documented restrictions, checked on the rendered SQL files before they reach Redshift.
+
+The local twin runs the same files transpiled to DuckDB, which accepts more than Redshift does (a
+``MERGE`` target alias, for one), so a file can pass every local test and still fail on Redshift.
+The statements are parsed with sqlglot's Redshift dialect, the one the transpiler reads them with.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+# The Data API's BatchExecuteStatement takes at most 40 SQL statements per call.
+MAX_BATCH_STATEMENTS = 40
+
+
+def redshift_violations(script: str, *, batch: bool = True) -> list[str]:
+    """Each way ``script`` breaks Redshift's grammar or limits, as one sentence; empty when it conforms."""
+    statements = [s for s in sqlglot.parse(script, read="redshift") if s is not None]
+    problems: list[str] = []
+    if batch and len(statements) > MAX_BATCH_STATEMENTS:
+        problems.append(
+            f"{len(statements)} statements in one BatchExecuteStatement; the Data API takes at most "
+            f"{MAX_BATCH_STATEMENTS}"
+        )
+    for statement in statements:
+        for merge in statement.find_all(exp.Merge):
+            target = merge.this
+            if isinstance(target, exp.Table) and target.alias:
+                problems.append(
+                    f"MERGE INTO {target.sql('redshift')}: Redshift allows an alias on the MERGE source "
+                    "only, not on the target"
+                )
+    return problems
