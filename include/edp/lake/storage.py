@@ -11,6 +11,7 @@ time, and credentials are fetched on first use, in the task.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
@@ -65,14 +66,14 @@ def _join(root: str, parts: tuple[str, ...]) -> str:
     return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts if p)])
 
 
-class _ArrowFiles:
+class _ArrowFiles(abc.ABC):
     """Reads and listings shared by the twins; each twin says how it writes."""
 
-    def filesystem(self) -> FileSystem:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def filesystem(self) -> FileSystem: ...
 
-    def fs_path(self, uri: str) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def fs_path(self, uri: str) -> str: ...
 
     def read_bytes(self, uri: str) -> bytes | None:
         from pyarrow.fs import FileType  # noqa: PLC0415 - pyarrow on first use
@@ -92,8 +93,8 @@ class _ArrowFiles:
             if info.type is FileType.File:
                 yield f"{base}/{info.base_name}"
 
-    def write_bytes(self, uri: str, data: bytes) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write_bytes(self, uri: str, data: bytes) -> str: ...
 
     def publish_tree(self, directory: Path, uri: str) -> int:
         copied = 0
