@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
-from edp_infra.sizing import CapacityPlan
+if TYPE_CHECKING:  # annotations only: sizing imports this module for its cost table
+    from edp_infra.sizing import CapacityPlan
 
 PRICES_AS_OF = "2025-06 (us-east-1 list prices)"
 HOURS_PER_MONTH = 730

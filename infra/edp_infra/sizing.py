@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from edp_infra import limits
+from edp_infra.cost import monthly_cost
 
 # ---- measured (docs/benchmarks.md) -------------------------------------------------------------------
 HANDLER_US_PER_EVENT = 34.5  # full handler with its real botocore client, per core
@@ -182,8 +183,6 @@ SCALING_RATES = (1_000, 10_000, 100_000, 1_000_000)
 
 def markdown_tables(rates: Sequence[float] = SCALING_RATES) -> str:
     """The resources and cost tables of docs/scaling.md, for 1 KB events in batches of 25."""
-    from edp_infra.cost import monthly_cost  # noqa: PLC0415 - cost imports this module
-
     plans = [plan(TargetRate(events_per_s=r)) for r in rates]
     lines = [
         "| events/s | Kinesis shards | Lambda reserved concurrency | API Gateway rate / burst | Databricks workers (4 cores) | Redshift base RPUs | bottleneck |",
