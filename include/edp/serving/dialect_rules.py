@@ -2,7 +2,8 @@
 
 The local twin runs the same files transpiled to DuckDB, which accepts more than Redshift does (a
 ``MERGE`` target alias, for one), so a file can pass every local test and still fail on Redshift.
-The statements are parsed with sqlglot's Redshift dialect, the one the transpiler reads them with.
+The script is split as ``RedshiftScriptOperator`` splits it into its batch, and each statement is
+parsed with the dialect the transpiler reads.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
+from edp.serving.transpile import READ_DIALECT, split_statements
+
 # The Data API's BatchExecuteStatement takes at most 40 SQL statements per call.
 MAX_BATCH_STATEMENTS = 40
 
 
 def redshift_violations(script: str, *, batch: bool = True) -> list[str]:
     """Each way ``script`` breaks Redshift's grammar or limits, as one sentence; empty when it conforms."""
-    statements = [s for s in sqlglot.parse(script, read="redshift") if s is not None]
+    statements = split_statements(script)
     problems: list[str] = []
     if batch and len(statements) > MAX_BATCH_STATEMENTS:
         problems.append(
@@ -24,7 +27,8 @@ def redshift_violations(script: str, *, batch: bool = True) -> list[str]:
             f"{MAX_BATCH_STATEMENTS}"
         )
     for statement in statements:
-        for merge in statement.find_all(exp.Merge):
+        tree = sqlglot.parse_one(statement, read=READ_DIALECT)
+        for merge in tree.find_all(exp.Merge):
             target = merge.this
             if isinstance(target, exp.Table) and target.alias:
                 problems.append(
